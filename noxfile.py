@@ -1,0 +1,96 @@
+"""Every task a developer or CI runs. `nox -s tests` runs every test (and then the sanitizer soak)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+PYTHON = "3.11"
+CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
+
+CORE = ["./puffer-core[pettingzoo]"]
+ENVS = ["./puffer-envs[render,template]"]
+TRAIN = ["./puffer-train"]
+
+
+def plugins() -> list[str]:
+    found = (ROOT / "plugins").glob("puffer-envs-*/pyproject.toml")
+    return sorted(f"./{p.parent.relative_to(ROOT)}" for p in found)
+
+
+def packages() -> list[str]:
+    local = [p for p in (*CORE, *ENVS, *TRAIN) if (ROOT / p.split("[")[0] / "pyproject.toml").exists()]
+    return local + plugins()
+
+
+def test_dirs() -> list[str]:
+    dirs = [d.split("[")[0] + "/tests" for d in packages()]
+    return [d for d in dirs if (ROOT / d).is_dir()]
+
+
+def install_all(session: nox.Session, *extra: str) -> None:
+    # pip rebuilds local directories on every install; their dependencies are reused from the venv.
+    session.install(*CONSTRAINTS, "pytest", "pytest-timeout", *extra, *packages())
+
+
+def ensure_xvfb(session: nox.Session) -> None:
+    """raylib rendering tests need an X server; install Xvfb from Debian when missing (CI is root)."""
+    if shutil.which("Xvfb") or sys.platform != "linux":
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.run("apt-get", "update", "-qq", external=True, silent=True)
+        session.run("apt-get", "install", "-y", "-qq", "xvfb", external=True, silent=True)
+    else:
+        session.warn("Xvfb not found and cannot be installed here: rendering tests will be skipped")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """All packages and all plugins, installed as users install them, then every test."""
+    ensure_xvfb(session)
+    install_all(session)
+    session.run("pytest", *test_dirs(), *session.posargs)
+    session.notify("asan")
+
+
+@nox.session(python=PYTHON)
+def asan(session: nox.Session) -> None:
+    """Every C plugin rebuilt under AddressSanitizer + UBSan, then its conformance soak."""
+    install_all(session)
+    libasan = session.run("gcc", "-print-file-name=libasan.so", external=True, silent=True).strip()
+    env = {
+        "PUFFER_SANITIZE": "1",
+        "LD_PRELOAD": libasan,
+        # Python itself is not instrumented: its allocations look like leaks.
+        "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",
+        "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+    }
+    session.run("pytest", *test_dirs(), "-m", "soak", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job on an embedded default: train CartPole with `puffer-train cartpole`."""
+    install_all(session)
+    session.run("puffer-train", "cartpole", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Agent-steps/s per env (serial and 2 workers) and training SPS; writes bench/results/bench.{md,json}."""
+    ensure_xvfb(session)
+    install_all(session, "stable-baselines3", "psutil")
+    session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")

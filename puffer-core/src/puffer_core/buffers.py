@@ -1,0 +1,93 @@
+"""The six shared buffers of the native-env protocol: allocation from spaces and validation of given ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from gymnasium import spaces
+
+from . import spaces as sp
+from .errors import SpaceError
+
+BUFFER_NAMES = ("observations", "actions", "rewards", "terminals", "truncations", "masks")
+
+
+@dataclass
+class Buffers:
+    """One row per agent. Envs write observations/rewards/terminals/truncations/masks and read actions."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminals: np.ndarray
+    truncations: np.ndarray
+    masks: np.ndarray
+
+    def __getitem__(self, rows: slice) -> Buffers:
+        """The buffers of a contiguous range of agents (views, never copies)."""
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("Buffers can only be sliced by a contiguous row range, e.g. buffers[4:8]")
+        return Buffers(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+    @property
+    def num_agents(self) -> int:
+        return len(self.rewards)
+
+
+def layout(observation_space: spaces.Space, action_space: spaces.Space, num_agents: int):
+    """(name, shape, dtype) of each buffer for these spaces."""
+    return [
+        ("observations", (num_agents, *sp.observation_shape(observation_space)),
+         sp.observation_dtype(observation_space)),
+        ("actions", (num_agents, *sp.action_shape(action_space)), sp.action_dtype(action_space)),
+        ("rewards", (num_agents,), np.dtype(np.float32)),
+        ("terminals", (num_agents,), np.dtype(np.uint8)),
+        ("truncations", (num_agents,), np.dtype(np.uint8)),
+        ("masks", (num_agents,), np.dtype(np.uint8)),
+    ]
+
+
+def nbytes(observation_space, action_space, num_agents: int) -> int:
+    """Bytes needed to hold all six buffers, each aligned to 64 bytes (one cache line)."""
+    specs = layout(observation_space, action_space, num_agents)
+    return sum(_aligned(int(np.prod(shape)) * dtype.itemsize) for _, shape, dtype in specs)
+
+
+def _aligned(n: int) -> int:
+    return (n + 63) // 64 * 64
+
+
+def allocate(observation_space, action_space, num_agents: int, memory=None) -> Buffers:
+    """Allocate zeroed buffers, in `memory` (any writable buffer of at least `nbytes(...)` bytes, e.g.
+    shared memory) or on the heap. Masks start at 1: every agent is live until the env says otherwise."""
+    specs = layout(observation_space, action_space, num_agents)
+    if memory is None:
+        memory = np.zeros(nbytes(observation_space, action_space, num_agents) + 64, np.uint8)
+    raw = np.frombuffer(memory, np.uint8)
+    offset = (-raw.ctypes.data) % 64
+    arrays = {}
+    for name, shape, dtype in specs:
+        size = int(np.prod(shape)) * dtype.itemsize
+        arrays[name] = raw[offset:offset + size].view(dtype).reshape(shape)
+        offset += _aligned(size)
+    bufs = Buffers(**arrays)
+    for name in BUFFER_NAMES:
+        getattr(bufs, name)[...] = 0
+    bufs.masks[...] = 1
+    return bufs
+
+
+def check(buffers: Buffers, observation_space, action_space, num_agents: int) -> Buffers:
+    """Check that caller-provided buffers match the spaces; return them unchanged."""
+    for name, shape, dtype in layout(observation_space, action_space, num_agents):
+        arr = getattr(buffers, name)
+        if not isinstance(arr, np.ndarray):
+            raise SpaceError(f"buffer {name!r} is a {type(arr).__name__}, not a numpy array")
+        if arr.shape != shape or arr.dtype != dtype:
+            raise SpaceError(f"buffer {name!r} is {arr.dtype.name}{list(arr.shape)}; these spaces need "
+                             f"{dtype.name}{list(shape)}")
+        if not arr.flags.c_contiguous or not arr.flags.writeable:
+            raise SpaceError(f"buffer {name!r} must be C-contiguous and writable (envs write it in place)")
+    return buffers
+

@@ -1,0 +1,32 @@
+"""Every error Puffer raises on bad input derives from PufferError, so callers can catch one type."""
+
+
+class PufferError(Exception):
+    """Base class for Puffer's user-facing errors."""
+
+
+class EnvNotFoundError(PufferError, KeyError):
+    """No installed plugin registered the requested environment name."""
+
+    def __str__(self):  # KeyError would repr() the message; show it as written
+        return str(self.args[0]) if self.args else ""
+
+
+class PluginError(PufferError):
+    """A plugin failed to import or two plugins claimed the same env name."""
+
+
+class SpaceError(PufferError, TypeError):
+    """A space the protocol cannot represent, or buffers that disagree with the spaces."""
+
+
+class ActionError(PufferError, ValueError):
+    """Actions with the wrong dtype, shape or values."""
+
+
+class ConfigError(PufferError, ValueError):
+    """An unknown or ill-typed configuration value."""
+
+
+class WorkerError(PufferError, RuntimeError):
+    """A vector worker died, hung or raised; the message names the worker and the cause."""

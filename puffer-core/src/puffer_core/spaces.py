@@ -1,0 +1,94 @@
+"""The dtype and shape rules that map Gymnasium spaces onto the six buffers (DESIGN.md, "Buffers")."""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from .errors import ActionError, SpaceError
+
+OBS_DTYPES = (np.uint8, np.int8, np.int16, np.int32, np.float32)
+
+
+def observation_dtype(space: spaces.Space) -> np.dtype:
+    """The buffer dtype for one agent's observation (flat spaces only; emulation flattens the rest)."""
+    if isinstance(space, spaces.Box):
+        dtype = np.dtype(space.dtype)
+        if dtype.type not in OBS_DTYPES:
+            names = ", ".join(np.dtype(t).name for t in OBS_DTYPES)
+            raise SpaceError(f"observation Box dtype {dtype.name} is not one of {names}; "
+                             "cast it in the env (uint8 if a byte holds the value, else float32)")
+        return dtype
+    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
+        return np.dtype(np.int32)
+    if isinstance(space, spaces.MultiBinary):
+        return np.dtype(np.uint8)
+    raise SpaceError(f"observation space {space} is not flat (Box, Discrete, MultiDiscrete, MultiBinary); "
+                     "wrap the env with puffer_core.emulation to flatten Dict and Tuple spaces")
+
+
+def observation_shape(space: spaces.Space) -> tuple[int, ...]:
+    if isinstance(space, spaces.Discrete):
+        return ()
+    return tuple(space.shape)
+
+
+def action_dtype(space: spaces.Space) -> np.dtype:
+    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
+        return np.dtype(np.int32)
+    if isinstance(space, spaces.Box):
+        return np.dtype(np.float32)
+    raise SpaceError(f"action space {space} is not Discrete, MultiDiscrete, MultiBinary or Box; "
+                     "wrap the env with puffer_core.emulation to flatten structured action spaces")
+
+
+def action_shape(space: spaces.Space) -> tuple[int, ...]:
+    if isinstance(space, spaces.Discrete):
+        return ()
+    return tuple(space.shape)
+
+
+def action_bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray] | None:
+    """Inclusive [low, high] of valid integer actions, or None for Box (any finite float is accepted)."""
+    if isinstance(space, spaces.Discrete):
+        return np.asarray(space.start), np.asarray(space.start + space.n - 1)
+    if isinstance(space, spaces.MultiDiscrete):
+        return np.asarray(space.start), np.asarray(space.start + space.nvec - 1)
+    if isinstance(space, spaces.MultiBinary):
+        return np.zeros(space.shape, np.int64), np.ones(space.shape, np.int64)
+    return None
+
+
+def check_actions(actions, space: spaces.Space, num_agents: int) -> np.ndarray:
+    """Validate a batch of actions for `num_agents` agents and return it as an array ready to copy.
+
+    Integer spaces accept any integer dtype (values are range-checked before the cast to int32);
+    Box accepts float arrays with finite values. Anything else is an ActionError saying what to send.
+    """
+    arr = np.asarray(actions)
+    shape = (num_agents, *action_shape(space))
+    if arr.shape != shape:
+        # A Discrete action per agent may arrive as a column (num_agents, 1).
+        if isinstance(space, spaces.Discrete) and arr.shape == (num_agents, 1):
+            arr = arr.reshape(num_agents)
+        else:
+            raise ActionError(f"actions have shape {arr.shape}; expected {shape} "
+                              f"(num_agents={num_agents}, action space {space})")
+    bounds = action_bounds(space)
+    if bounds is not None:
+        if arr.dtype.kind not in "iub":
+            raise ActionError(f"actions have dtype {arr.dtype.name}; {type(space).__name__} actions must be "
+                              "integers (send int32)")
+        low, high = bounds
+        bad = (arr < low) | (arr > high)
+        if bad.any():
+            idx = np.argwhere(bad)[0]
+            raise ActionError(f"action {arr[tuple(idx)]} for agent {idx[0]} is outside {space} "
+                              f"(valid range {low.min()}..{high.max()})")
+    else:
+        if arr.dtype.kind != "f":
+            raise ActionError(f"actions have dtype {arr.dtype.name}; Box actions must be floats (send float32)")
+        if not np.isfinite(arr).all():
+            agent = int(np.argwhere(~np.isfinite(arr))[0][0])
+            raise ActionError(f"action for agent {agent} is NaN or infinite; Box actions must be finite")
+    return arr

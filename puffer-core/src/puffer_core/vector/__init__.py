@@ -1,0 +1,62 @@
+"""Vector backends: run K env objects (each possibly many agents) as one PufferEnv.
+
+    env = puffer_core.vector.make("pong", backend="multiprocessing", num_envs=8, num_workers=2,
+                                  batch_size=4, seed=0, env_kwargs={"frameskip": 4})
+
+Every backend allocates the six buffers once for all agents (shared memory for processes) and
+hands env i the rows of its agents; env i is seeded with seed + i, whatever the backend, so a seed
+gives the same trajectories with any backend and any number of workers.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+from ..errors import ConfigError
+from ..registry import EnvSpec, get_spec
+
+BACKENDS = ("serial", "threads", "multiprocessing")
+
+
+def resolve(env, env_kwargs: dict | None) -> tuple[Callable, dict]:
+    """(creator, kwargs) for an env name, an EnvSpec or a callable creator."""
+    kwargs = dict(env_kwargs or {})
+    if isinstance(env, str):
+        env = get_spec(env)
+    if isinstance(env, EnvSpec):
+        return env.factory(), {**env.default_kwargs, **kwargs}
+    if callable(env):
+        return env, kwargs
+    raise TypeError(f"env must be a registered name, an EnvSpec or a callable returning a PufferEnv; got {env!r}")
+
+
+def make(env, backend: str = "serial", num_envs: int = 1, num_workers: int | None = None,
+         batch_size: int | None = None, seed: int | None = None, env_kwargs: dict | None = None,
+         **backend_kwargs):
+    """Make `num_envs` env objects run by `backend`. `batch_size` (envs per recv) and `num_workers`
+    apply to the threads and multiprocessing backends. `seed` seeds the first reset() called
+    without one."""
+    if backend not in BACKENDS:
+        close = difflib.get_close_matches(str(backend), BACKENDS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown vector backend {backend!r}; choose one of {', '.join(BACKENDS)}.{hint}")
+    if not isinstance(num_envs, int) or num_envs < 1:
+        raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
+    creator, kwargs = resolve(env, env_kwargs)
+    if backend == "serial":
+        from .serial import Serial
+
+        if num_workers not in (None, 1) or (batch_size not in (None, num_envs)):
+            raise ConfigError("the serial backend steps every env in one process: leave num_workers and "
+                              "batch_size unset, or use backend='threads' or 'multiprocessing'")
+        return Serial(creator, num_envs, kwargs, seed=seed, **backend_kwargs)
+    if backend == "threads":
+        from .threads import Threads
+
+        return Threads(creator, num_envs, kwargs, num_workers=num_workers, batch_size=batch_size,
+                       seed=seed, **backend_kwargs)
+    from .multiprocessing import Multiprocessing
+
+    return Multiprocessing(creator, num_envs, kwargs, num_workers=num_workers, batch_size=batch_size,
+                           seed=seed, **backend_kwargs)

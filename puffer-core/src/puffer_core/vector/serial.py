@@ -1,0 +1,50 @@
+"""The serial backend: K env objects stepped one after another in this process, on one set of buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import buffers as buf
+from ..env import PufferEnv
+
+
+def probe(creator, kwargs) -> PufferEnv:
+    """One throwaway env, made to learn the spaces, agents per env and Log fields before allocating."""
+    return creator(**kwargs)
+
+
+class Serial(PufferEnv):
+    def __init__(self, creator, num_envs: int, env_kwargs: dict, seed: int | None = None):
+        first = probe(creator, env_kwargs)
+        self.single_observation_space = first.single_observation_space
+        self.single_action_space = first.single_action_space
+        self.agents_per_env = first.num_agents
+        self.log_fields = first.log_fields
+        self.releases_gil = first.releases_gil
+        first.close()
+        self.num_envs = num_envs
+        self.num_agents = num_envs * self.agents_per_env
+        super().__init__(buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents))
+        a = self.agents_per_env
+        self.envs = [creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs) for i in range(num_envs)]
+        self.seed = seed
+
+    def _reset(self, seed):
+        if seed is None:
+            seed, self.seed = self.seed, None
+        for i, env in enumerate(self.envs):
+            env.reset(None if seed is None else seed + i)
+
+    def _step(self):
+        for env in self.envs:
+            env.step(env.actions)
+
+    def pop_log_sums(self) -> np.ndarray:
+        return np.sum([env.pop_log_sums() for env in self.envs], axis=0)
+
+    def render(self):
+        return self.envs[0].render()
+
+    def close(self):
+        for env in self.envs:
+            env.close()

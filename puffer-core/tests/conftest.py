@@ -1,0 +1,23 @@
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load_example(name: str):
+    """Import examples/<name>.py as a module (examples are scripts, not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # picklable by reference for worker processes
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def numpy_cartpole():
+    return load_example("numpy_cartpole")
