@@ -1,0 +1,439 @@
+"""Emulation: Gymnasium and PettingZoo envs as PufferEnvs, and any PufferEnv as a Gymnasium VectorEnv.
+
+    env = GymnasiumPufferEnv(lambda: gymnasium.make("CartPole-v1"))     # 1 agent
+    env = PettingZooPufferEnv(lambda: my_parallel_env())                # one row per possible agent
+    vec = VectorEnvAdapter(puffer_core.make("pong", num_envs=64))       # a gymnasium.vector.VectorEnv
+
+Observations. Every agent's observation becomes one row of the observation buffer with one dtype:
+  - a Box keeps its shape; float16/float64 are cast to float32 (values beyond float32's range become
+    inf), integer and bool Boxes take the smallest of uint8, int8, int16, int32 that holds their bounds;
+  - Discrete, MultiDiscrete, MultiBinary and any Dict/Tuple nesting of these and Boxes are flattened
+    into one 1-D row (Dict keys in the space's order, Tuple items in order). The row is float32 if any
+    part is a float Box, else the smallest of uint8, int8, int16, int32 that holds every part's bounds
+    (float32 if none does).
+Policies that want the structure back call `unflatten(observations, env.original_observation_space)`,
+which returns the same nesting of dicts/tuples holding views of the batch (no copies), each shaped
+(batch, *part_shape) and in the buffer's dtype. It only slices and reshapes, so a torch tensor of
+observations works as well as a numpy array.
+
+Actions. Discrete, MultiDiscrete, MultiBinary and Box action spaces are used as they are (Box actions
+are float32 in the buffer and cast to the env's dtype). A Dict/Tuple of Discrete, MultiDiscrete and
+MultiBinary parts becomes one MultiDiscrete, unflattened back into the env's structure on every step.
+
+Auto-reset follows the buffer protocol (DESIGN.md): the step that ends an episode reports its reward
+and terminal/truncation, and the observation written is already the new episode's first. `reset(seed=s)`
+resets the underlying env with seed s; the auto-resets after it pass no seed, so the env's own RNG
+carries on, exactly as a plain Gymnasium loop that calls `env.reset()` after each episode. Episode
+returns and lengths are reported through `log()`. Info values that are not numbers or numeric arrays
+(strings, objects) are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from .env import PufferEnv
+from .errors import ConfigError, SpaceError
+from .logs import LogAccumulator
+
+# Integer buffer dtypes from narrowest to widest (puffer_core.spaces.OBS_DTYPES).
+INT_DTYPES = (np.uint8, np.int8, np.int16, np.int32)
+LEAF_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+DISCRETE_LEAVES = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+# -- flattening structured spaces ------------------------------------------------------------------
+
+def leaves(space: spaces.Space, path: tuple = ()) -> list[tuple[tuple, spaces.Space]]:
+    """(path of keys/indices, flat space) for every Box/Discrete/MultiDiscrete/MultiBinary in `space`."""
+    if isinstance(space, LEAF_SPACES):
+        return [(path, space)]
+    if isinstance(space, spaces.Dict):
+        return [leaf for key, sub in space.spaces.items() for leaf in leaves(sub, (*path, key))]
+    if isinstance(space, spaces.Tuple):
+        return [leaf for i, sub in enumerate(space.spaces) for leaf in leaves(sub, (*path, i))]
+    where = "".join(f"[{k!r}]" for k in path) or "the space itself"
+    raise SpaceError(f"cannot emulate {type(space).__name__} space at {where}: Puffer buffers hold Box, Discrete, "
+                     "MultiDiscrete and MultiBinary spaces, nested in Dict and Tuple; wrap the env so it uses those")
+
+
+def _leaf_shape(space: spaces.Space) -> tuple[int, ...]:
+    return () if isinstance(space, spaces.Discrete) else tuple(space.shape)
+
+
+def _leaf_bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive flat (low, high) of one leaf's values, as float64."""
+    if isinstance(space, spaces.Box):
+        return space.low.astype(np.float64).ravel(), space.high.astype(np.float64).ravel()
+    if isinstance(space, spaces.Discrete):
+        return np.array([space.start], np.float64), np.array([space.start + space.n - 1], np.float64)
+    if isinstance(space, spaces.MultiDiscrete):
+        start = np.asarray(space.start, np.float64).ravel()
+        return start, start + np.asarray(space.nvec, np.float64).ravel() - 1
+    size = int(np.prod(space.shape))
+    return np.zeros(size), np.ones(size)
+
+
+def _dtype_for(parts: list[spaces.Space], low: np.ndarray, high: np.ndarray) -> np.dtype:
+    """float32 if any part is a float Box, else the narrowest integer buffer dtype holding [low, high]."""
+    if any(isinstance(s, spaces.Box) and np.dtype(s.dtype).kind == "f" for s in parts):
+        return np.dtype(np.float32)
+    lo, hi = (low.min(), high.max()) if low.size else (0, 0)
+    for dtype in INT_DTYPES:
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(dtype)
+    return np.dtype(np.float32)
+
+
+def flat_observation_space(space: spaces.Space) -> spaces.Box:
+    """The Box one agent's observation row has (see the module docstring for the rules)."""
+    parts = leaves(space)
+    low, high = (np.concatenate(b) for b in zip(*(_leaf_bounds(s) for _, s in parts)))
+    dtype = _dtype_for([s for _, s in parts], low, high)
+    shape = tuple(space.shape) if isinstance(space, spaces.Box) else (low.size,)
+    if dtype.kind == "f":
+        big = np.finfo(np.float32).max  # bounds beyond float32's range become +-inf, not an overflow warning
+        low, high = np.where(low < -big, -np.inf, low), np.where(high > big, np.inf, high)
+    return spaces.Box(low.reshape(shape).astype(dtype), high.reshape(shape).astype(dtype), shape, dtype)
+
+
+def flat_action_space(space: spaces.Space) -> spaces.Space:
+    """Flat action spaces unchanged (Box as float32); Dict/Tuple of discrete parts as one MultiDiscrete."""
+    if isinstance(space, spaces.Box):
+        return spaces.Box(space.low, space.high, space.shape, np.float32)
+    if isinstance(space, DISCRETE_LEAVES):
+        return space
+    parts = leaves(space)
+    for path, leaf in parts:
+        if not isinstance(leaf, DISCRETE_LEAVES):
+            where = "".join(f"[{k!r}]" for k in path)
+            raise SpaceError(f"action space part {where} is a {type(leaf).__name__}: structured (Dict/Tuple) action "
+                             "spaces can only hold Discrete, MultiDiscrete and MultiBinary parts, which Puffer "
+                             "flattens into one MultiDiscrete")
+    low, high = (np.concatenate(b) for b in zip(*(_leaf_bounds(s) for _, s in parts)))
+    return spaces.MultiDiscrete((high - low + 1).astype(np.int64), start=low.astype(np.int64))
+
+
+def _offsets(space: spaces.Space) -> list[tuple[tuple, spaces.Space, int, int]]:
+    """(path, leaf, start, stop) of every leaf's columns in the flat row."""
+    out, start = [], 0
+    for path, leaf in leaves(space):
+        stop = start + max(int(np.prod(_leaf_shape(leaf))), 1)
+        out.append((path, leaf, start, stop))
+        start = stop
+    return out
+
+
+def _build(space: spaces.Space, values: dict) -> object:
+    """Nest leaf values (keyed by path) back into the dict/tuple structure of `space`."""
+    def build(sub, path):
+        if isinstance(sub, spaces.Dict):
+            return {key: build(s, (*path, key)) for key, s in sub.spaces.items()}
+        if isinstance(sub, spaces.Tuple):
+            return tuple(build(s, (*path, i)) for i, s in enumerate(sub.spaces))
+        return values[path]
+    return build(space, ())
+
+
+def unflatten(observations, original_space: spaces.Space):
+    """Split a batch of flat observation rows, shaped (..., row_size) or (..., *box_shape), back into the
+    structure of `original_space`: dicts and tuples of views shaped (..., *part_shape) in the buffer
+    dtype (a Discrete part is shaped (...,)). A plain Box space returns the batch itself."""
+    if isinstance(original_space, spaces.Box):
+        return observations
+    lead = tuple(observations.shape[:-1])
+    values = {}
+    for path, leaf, start, stop in _offsets(original_space):
+        if isinstance(leaf, spaces.Discrete):
+            values[path] = observations[..., start]
+        else:
+            values[path] = observations[..., start:stop].reshape(*lead, *_leaf_shape(leaf))
+    return _build(original_space, values)
+
+
+class _ObsWriter:
+    """Writes one agent's (possibly structured) observation into its flat buffer row, no allocation."""
+
+    def __init__(self, space: spaces.Space, row: np.ndarray):
+        self.row = row
+        self.box = isinstance(space, spaces.Box)
+        self.parts = [(path, row[start:stop].reshape(_leaf_shape(leaf)))
+                      for path, leaf, start, stop in _offsets(space)] if not self.box else []
+
+    def write(self, obs) -> None:
+        if self.box:
+            self.row[...] = obs
+            return
+        for path, view in self.parts:
+            value = obs
+            for key in path:
+                value = value[key]
+            view[...] = value
+
+
+def _action_reader(space: spaces.Space, row: np.ndarray) -> Callable[[], object]:
+    """A function returning the env-native action from this agent's action buffer row."""
+    if isinstance(space, spaces.Discrete):
+        flat = row.reshape(1)
+        return lambda: int(flat[0])
+    if isinstance(space, (spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)):
+        dtype = space.dtype
+        return lambda: row.astype(dtype)  # a fresh array: the env may keep it past our next write
+    parts = _offsets(space)
+
+    def read():
+        values = {}
+        for path, leaf, start, stop in parts:
+            if isinstance(leaf, spaces.Discrete):
+                values[path] = int(row[start])
+            else:
+                values[path] = row[start:stop].reshape(leaf.shape).astype(leaf.dtype)
+        return _build(space, values)
+    return read
+
+
+def numeric_info(info: dict) -> dict:
+    """The numeric part of an info dict: numbers, bools and numeric arrays, nested dicts kept if non-empty."""
+    out = {}
+    for key, value in info.items():
+        if isinstance(value, (bool, int, float, np.number, np.bool_)):
+            out[key] = value
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            out[key] = value
+        elif isinstance(value, dict):
+            nested = numeric_info(value)
+            if nested:
+                out[key] = nested
+    return out
+
+
+def _make(env_creator, kind: str, check: Callable[[object], bool]):
+    env = env_creator if check(env_creator) else None
+    if env is None:
+        if not callable(env_creator):
+            raise ConfigError(f"env_creator must be a {kind} or a callable returning one; got {env_creator!r}")
+        env = env_creator()
+        if not check(env):
+            raise ConfigError(f"env_creator returned {type(env).__name__}, not a {kind}")
+    return env
+
+
+# -- Gymnasium -> PufferEnv ------------------------------------------------------------------------
+
+class GymnasiumPufferEnv(PufferEnv):
+    """One Gymnasium env as a PufferEnv with one agent (see the module docstring for the conversions).
+
+    `env_creator` is a gymnasium.Env or a callable returning one. `env` is the Gymnasium env;
+    `original_observation_space` / `original_action_space` are its spaces before flattening.
+    """
+
+    def __init__(self, env_creator, buffers=None):
+        self.env = _make(env_creator, "gymnasium.Env", lambda e: isinstance(e, gymnasium.Env))
+        self.original_observation_space = self.env.observation_space
+        self.original_action_space = self.env.action_space
+        self.single_observation_space = flat_observation_space(self.original_observation_space)
+        self.single_action_space = flat_action_space(self.original_action_space)
+        self.num_agents = 1
+        self.render_mode = getattr(self.env, "render_mode", None)
+        super().__init__(buffers)
+        self._writer = _ObsWriter(self.original_observation_space, self.observations[0, ...])
+        self._action = _action_reader(self.original_action_space, self.actions[0, ...])
+        self.stats = LogAccumulator(self.log_fields)
+        self._return = 0.0
+        self._length = 0
+
+    def _reset(self, seed):
+        obs, info = self.env.reset(seed=seed)
+        self._writer.write(obs)
+        self.rewards[0] = 0
+        self.terminals[0] = 0
+        self.truncations[0] = 0
+        self.masks[0] = 1
+        self.infos = numeric_info(info) if info else {}
+        self._return = 0.0
+        self._length = 0
+
+    def _step(self):
+        obs, reward, terminated, truncated, info = self.env.step(self._action())
+        self.rewards[0] = reward
+        self.terminals[0] = terminated
+        self.truncations[0] = truncated
+        self._return += reward
+        self._length += 1
+        if info or self.infos:
+            self.infos = numeric_info(info) if info else {}
+        if terminated or truncated:
+            self.stats.add(1, episode_return=self._return, episode_length=self._length)
+            self._return = 0.0
+            self._length = 0
+            obs, _ = self.env.reset()
+        self._writer.write(obs)
+
+    def pop_log_sums(self) -> np.ndarray:
+        return self.stats.pop()
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+# -- PettingZoo -> PufferEnv -----------------------------------------------------------------------
+
+def _is_parallel_env(env) -> bool:
+    return not isinstance(env, type) and all(
+        hasattr(env, name) for name in ("possible_agents", "observation_space", "action_space", "step"))
+
+
+class PettingZooPufferEnv(PufferEnv):
+    """A PettingZoo ParallelEnv as a PufferEnv with one row per `possible_agents` entry, in that order.
+
+    A row's mask is 1 while its agent takes part in the episode (including the step on which it finishes);
+    rows of agents that are gone (finished, dead, not spawned yet) are zeroed with mask 0 and their actions
+    ignored. When no agent is left the env resets itself: that step still reports the final rewards and
+    terminals, and writes the new episode's first observations. Every agent must share one observation
+    space and one action space. `log()` averages over finished agent-episodes.
+    """
+
+    def __init__(self, env_creator, buffers=None):
+        self.env = _make(env_creator, "PettingZoo ParallelEnv", _is_parallel_env)
+        self.possible_agents = list(self.env.possible_agents)
+        if not self.possible_agents:
+            raise SpaceError("the PettingZoo env has no possible_agents; Puffer needs the full agent list up front")
+        first = self.possible_agents[0]
+        self.original_observation_space = self.env.observation_space(first)
+        self.original_action_space = self.env.action_space(first)
+        for agent in self.possible_agents[1:]:
+            for kind, space in (("observation", self.original_observation_space),
+                                ("action", self.original_action_space)):
+                if getattr(self.env, f"{kind}_space")(agent) != space:
+                    raise SpaceError(f"agent {agent!r} has a different {kind} space than {first!r}; Puffer gives "
+                                     "every agent one buffer row, so all agents must share their spaces (pad them)")
+        self.single_observation_space = flat_observation_space(self.original_observation_space)
+        self.single_action_space = flat_action_space(self.original_action_space)
+        self.num_agents = len(self.possible_agents)
+        self.render_mode = getattr(self.env, "render_mode", None)
+        super().__init__(buffers)
+        self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        self._writers = [_ObsWriter(self.original_observation_space, self.observations[i, ...])
+                         for i in range(self.num_agents)]
+        self._actions = [_action_reader(self.original_action_space, self.actions[i, ...])
+                         for i in range(self.num_agents)]
+        self.stats = LogAccumulator(self.log_fields)
+        self._returns = np.zeros(self.num_agents)
+        self._lengths = np.zeros(self.num_agents, np.int64)
+
+    def _write_new_episode(self, obs) -> None:
+        for i, agent in enumerate(self.possible_agents):
+            if agent in obs:
+                self._writers[i].write(obs[agent])
+                self.masks[i] = 1
+            else:
+                self.observations[i] = 0
+        self._returns[:] = 0
+        self._lengths[:] = 0
+
+    def _reset(self, seed):
+        obs, infos = self.env.reset(seed=seed)
+        self.rewards[:] = 0
+        self.terminals[:] = 0
+        self.truncations[:] = 0
+        self.masks[:] = 0
+        self._write_new_episode(obs)
+        self.infos = {}
+
+    def _step(self):
+        actions = {agent: self._actions[self._index[agent]]() for agent in self.env.agents}
+        obs, rewards, terminations, truncations, infos = self.env.step(actions)
+        for i, agent in enumerate(self.possible_agents):
+            if agent in obs or agent in rewards:
+                if agent in obs:
+                    self._writers[i].write(obs[agent])
+                reward = rewards.get(agent, 0.0)
+                terminated, truncated = terminations.get(agent, False), truncations.get(agent, False)
+                self.rewards[i] = reward
+                self.terminals[i] = terminated
+                self.truncations[i] = truncated
+                self.masks[i] = 1
+                self._returns[i] += reward
+                self._lengths[i] += 1
+                if terminated or truncated:
+                    self.stats.add(1, episode_return=self._returns[i], episode_length=self._lengths[i])
+                    self._returns[i] = 0
+                    self._lengths[i] = 0
+            elif self.masks[i] or self.rewards[i] or self.terminals[i] or self.truncations[i]:
+                self.observations[i] = 0
+                self.rewards[i] = 0
+                self.terminals[i] = 0
+                self.truncations[i] = 0
+                self.masks[i] = 0
+        self.infos = {agent: numeric_info(info) for agent, info in infos.items() if info} if infos else {}
+        if not self.env.agents:
+            obs, _ = self.env.reset()
+            self._write_new_episode(obs)
+
+    def pop_log_sums(self) -> np.ndarray:
+        return self.stats.pop()
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+# -- PufferEnv -> gymnasium.vector.VectorEnv -------------------------------------------------------
+
+class VectorEnvAdapter(gymnasium.vector.VectorEnv):
+    """Any PufferEnv (a native env, a vector backend, an emulated env) as a gymnasium.vector.VectorEnv
+    with `num_envs = num_agents`.
+
+    Auto-reset is Gymnasium's SAME_STEP mode (metadata["autoreset_mode"]): the step that ends an episode
+    returns the new episode's first observation. Unlike Gymnasium's own vector envs, infos carry no
+    "final_obs": Puffer envs do not keep the last observation of an episode. Terminations and truncations
+    are bool arrays, rewards float32. With `copy=True` (the default, as in SyncVectorEnv) the returned
+    arrays are copies; `copy=False` returns the env's live buffers, which the next step overwrites.
+    `reset(seed=s)` seeds agent row i's env with s + i (Puffer's convention, the same as Gymnasium's);
+    a list of seeds is not supported. Gymnasium has no notion of dead agents: rows with mask 0 are zeros.
+    """
+
+    def __init__(self, env: PufferEnv, copy: bool = True):
+        self.env = env
+        self.copy = copy
+        self.num_envs = env.num_agents
+        self.single_observation_space = env.single_observation_space
+        self.single_action_space = env.single_action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.render_mode = env.render_mode
+        self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP,
+                         "render_modes": [env.render_mode] if env.render_mode else []}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ConfigError(f"reset(seed=...) takes one int (agent row i is seeded with seed + i), got {seed!r}")
+        if options:
+            raise ConfigError(f"Puffer envs take no reset options, got {options!r}")
+        super().reset(seed=seed)
+        obs, infos = self.env.reset(seed=None if seed is None else int(seed))
+        return (obs.copy() if self.copy else obs), dict(infos)
+
+    def step(self, actions):
+        obs, rewards, terminals, truncations, infos = self.env.step(actions)
+        if self.copy:
+            obs, rewards = obs.copy(), rewards.copy()
+        return obs, rewards, terminals.astype(bool), truncations.astype(bool), dict(infos)
+
+    def render(self):
+        return self.env.render()
+
+    def close_extras(self, **kwargs) -> None:
+        self.env.close()
