@@ -31,6 +31,7 @@ returns and lengths are reported through `log()`. Info values that are not numbe
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import gymnasium
 import numpy as np
@@ -167,10 +168,10 @@ class _ObsWriter:
         self.parts = [(path, row[start:stop].reshape(_leaf_shape(leaf)))
                       for path, leaf, start, stop in _offsets(space)] if not self.box else []
 
+        if self.box:  # the common case: skip the method call and the branch on every step
+            self.write = partial(row.__setitem__, Ellipsis)
+
     def write(self, obs) -> None:
-        if self.box:
-            self.row[...] = obs
-            return
         for path, view in self.parts:
             value = obs
             for key in path:
@@ -181,8 +182,7 @@ class _ObsWriter:
 def _action_reader(space: spaces.Space, row: np.ndarray) -> Callable[[], object]:
     """A function returning the env-native action from this agent's action buffer row."""
     if isinstance(space, spaces.Discrete):
-        flat = row.reshape(1)
-        return lambda: int(flat[0])
+        return row.item  # a Python int, the cheapest action a Gymnasium env checks
     if isinstance(space, (spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)):
         dtype = space.dtype
         return lambda: row.astype(dtype)  # a fresh array: the env may keep it past our next write
@@ -243,25 +243,27 @@ class GymnasiumPufferEnv(PufferEnv):
         self.num_agents = 1
         self.render_mode = getattr(self.env, "render_mode", None)
         super().__init__(buffers)
-        self._writer = _ObsWriter(self.original_observation_space, self.observations[0, ...])
+        # Bound once: the step below is the hot path of every emulated env.
+        self._write = _ObsWriter(self.original_observation_space, self.observations[0, ...]).write
         self._action = _action_reader(self.original_action_space, self.actions[0, ...])
+        self._env_step, self._env_reset = self.env.step, self.env.reset
         self.stats = LogAccumulator(self.log_fields)
-        self._return = 0.0
-        self._length = 0
+        self._return, self._length = 0.0, 0
+        # Finished episodes summed in Python floats, moved into the LogAccumulator when the log is read.
+        self._episodes, self._sum_return, self._sum_length = 0, 0.0, 0
 
     def _reset(self, seed):
         obs, info = self.env.reset(seed=seed)
-        self._writer.write(obs)
+        self._write(obs)
         self.rewards[0] = 0
         self.terminals[0] = 0
         self.truncations[0] = 0
         self.masks[0] = 1
         self.infos = numeric_info(info) if info else {}
-        self._return = 0.0
-        self._length = 0
+        self._return, self._length = 0.0, 0
 
     def _step(self):
-        obs, reward, terminated, truncated, info = self.env.step(self._action())
+        obs, reward, terminated, truncated, info = self._env_step(self._action())
         self.rewards[0] = reward
         self.terminals[0] = terminated
         self.truncations[0] = truncated
@@ -270,13 +272,17 @@ class GymnasiumPufferEnv(PufferEnv):
         if info or self.infos:
             self.infos = numeric_info(info) if info else {}
         if terminated or truncated:
-            self.stats.add(1, episode_return=self._return, episode_length=self._length)
-            self._return = 0.0
-            self._length = 0
-            obs, _ = self.env.reset()
-        self._writer.write(obs)
+            self._episodes += 1
+            self._sum_return += self._return
+            self._sum_length += self._length
+            self._return, self._length = 0.0, 0
+            obs, _ = self._env_reset()
+        self._write(obs)
 
     def pop_log_sums(self) -> np.ndarray:
+        if self._episodes:
+            self.stats.add(self._episodes, episode_return=self._sum_return, episode_length=self._sum_length)
+            self._episodes, self._sum_return, self._sum_length = 0, 0.0, 0
         return self.stats.pop()
 
     def render(self):
@@ -284,6 +290,11 @@ class GymnasiumPufferEnv(PufferEnv):
 
     def close(self) -> None:
         self.env.close()
+
+
+def make_gymnasium(env_id: str, buffers=None, **kwargs) -> GymnasiumPufferEnv:
+    """`gymnasium.make(env_id, **kwargs)` as a PufferEnv: what `puffer_core.make("gym:<id>")` calls."""
+    return GymnasiumPufferEnv(lambda: gymnasium.make(env_id, **kwargs), buffers=buffers)
 
 
 # -- PettingZoo -> PufferEnv -----------------------------------------------------------------------
@@ -323,7 +334,7 @@ class PettingZooPufferEnv(PufferEnv):
         self.render_mode = getattr(self.env, "render_mode", None)
         super().__init__(buffers)
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
-        self._writers = [_ObsWriter(self.original_observation_space, self.observations[i, ...])
+        self._writers = [_ObsWriter(self.original_observation_space, self.observations[i, ...]).write
                          for i in range(self.num_agents)]
         self._actions = [_action_reader(self.original_action_space, self.actions[i, ...])
                          for i in range(self.num_agents)]
@@ -334,7 +345,7 @@ class PettingZooPufferEnv(PufferEnv):
     def _write_new_episode(self, obs) -> None:
         for i, agent in enumerate(self.possible_agents):
             if agent in obs:
-                self._writers[i].write(obs[agent])
+                self._writers[i](obs[agent])
                 self.masks[i] = 1
             else:
                 self.observations[i] = 0
@@ -356,7 +367,7 @@ class PettingZooPufferEnv(PufferEnv):
         for i, agent in enumerate(self.possible_agents):
             if agent in obs or agent in rewards:
                 if agent in obs:
-                    self._writers[i].write(obs[agent])
+                    self._writers[i](obs[agent])
                 reward = rewards.get(agent, 0.0)
                 terminated, truncated = terminations.get(agent, False), truncations.get(agent, False)
                 self.rewards[i] = reward

@@ -188,12 +188,12 @@ def _gym_spec(name: str) -> EnvSpec:
         hint = f" Did you mean 'gym:{close[0]}'?" if close else ""
         raise EnvNotFoundError(f"Gymnasium has no env id {env_id!r}.{hint}")
 
-    def make_gym(buffers=None, **kwargs):
-        from .emulation import GymnasiumPufferEnv
+    from functools import partial
 
-        return GymnasiumPufferEnv(lambda: gymnasium.make(env_id, **kwargs), buffers=buffers)
+    from .emulation import make_gymnasium
 
-    return EnvSpec(name=name, make=make_gym, description=f"Gymnasium {env_id} through emulation",
+    # A partial of a top-level function, so process-based vector backends can pickle it.
+    return EnvSpec(name=name, make=partial(make_gymnasium, env_id), description=f"Gymnasium {env_id} through emulation",
                    version=gymnasium.__version__, distribution="gymnasium")
 
 
