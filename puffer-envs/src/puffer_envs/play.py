@@ -1,0 +1,171 @@
+"""`puffer-envs play <name>`: play an env yourself with the keyboard ("nobody ever played the game
+their agent learned" is how physics bugs survive).
+
+    puffer-envs play pong [--fps N] [--seed S] [--agent-view] [--max-steps N] [--env.frameskip 1 ...]
+
+Keys come from the env class:
+- `keymap`: {key: action} for Discrete actions, a key being a raylib key name ("UP", "SPACE", "W")
+  or a tuple of names held together (("UP", "SPACE"): UPFIRE). The entry with the most keys all
+  held wins; nothing held plays `default_action` (0 unless the env says otherwise).
+- `keys_to_action(pressed: set[str]) -> action`: any action space (MultiDiscrete, Box), given the
+  names of the keys held; may be a method, so it can depend on the env instance (e.g. a game's
+  action set).
+
+The game is drawn by the env's `renderer`, or, for envs without one, from `env.render()` frames in
+rgb_array mode. `--agent-view` shows the observation instead: image observations scaled up,
+others as one bar per value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+
+import numpy as np
+from gymnasium import spaces
+from puffer_core.errors import ConfigError, PufferError
+
+from . import render
+
+
+class Controls:
+    """Turns the set of held keys into agent 0's action."""
+
+    def __init__(self, env, name: str):
+        self.space = env.single_action_space
+        self.function = getattr(env, "keys_to_action", None)
+        keymap = getattr(env, "keymap", None)
+        if self.function is None and not keymap:
+            raise PufferError(f"env {name!r} cannot be played by hand: its class defines neither `keymap` "
+                              "(e.g. keymap = {'UP': 1, 'DOWN': 2}) nor keys_to_action(pressed) -> action")
+        self.default = getattr(env, "default_action", 0)
+        self.entries: list[tuple[frozenset[str], object]] = []
+        if self.function is None:
+            if not isinstance(self.space, spaces.Discrete):
+                raise PufferError(f"env {name!r} has a {type(self.space).__name__} action space: a keymap covers "
+                                  "Discrete actions only; define keys_to_action(pressed) -> action instead")
+            for keys, action in keymap.items():
+                names = (keys,) if isinstance(keys, str | int) else tuple(keys)
+                for key in names:
+                    render.key_code(key)  # unknown key names fail here, before the window opens
+                if not self.space.contains(np.int64(action)):
+                    raise ConfigError(f"keymap of {name!r} maps {keys!r} to action {action!r}, outside {self.space}")
+                resolved = frozenset(str(k).upper().removeprefix("KEY_") for k in names)
+                self.entries.append((resolved, action))
+            # Most specific first: ("UP", "SPACE") beats "UP" when both are held.
+            self.entries.sort(key=lambda entry: -len(entry[0]))
+
+    def __call__(self, pressed: set[str]):
+        if self.function is not None:
+            return self.function(pressed)
+        for keys, action in self.entries:
+            if keys <= pressed:
+                return action
+        return self.default
+
+    def help(self) -> str:
+        if self.function is not None:
+            return "keys: see the env's keys_to_action"
+        return "keys: " + ", ".join(f"{'+'.join(sorted(k))}={a}" for k, a in reversed(self.entries))
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, dict]:
+    parser = argparse.ArgumentParser(prog="puffer-envs play", description="Play an env with the keyboard.",
+                                     epilog="Other --env.<field> VALUE flags set env kwargs, e.g. --env.frameskip 1.")
+    parser.add_argument("name", help="registered env name, e.g. pong")
+    parser.add_argument("--fps", type=int, default=None, help="agent steps per second (default: 60 / frameskip)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--agent-view", action="store_true", help="show the observation as the agent sees it")
+    parser.add_argument("--max-steps", type=int, default=0, help="quit after this many steps (0: when closed)")
+    args, rest = parser.parse_known_args(argv)
+    kwargs = {}
+    while rest:
+        flag = rest.pop(0)
+        key, eq, value = flag.partition("=")
+        if not key.startswith("--env.") or len(key) <= len("--env."):
+            parser.error(f"unrecognized argument {flag!r}")
+        if not eq:
+            if not rest:
+                parser.error(f"{flag} needs a value")
+            value = rest.pop(0)
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            pass  # a plain string
+        kwargs[key[len("--env."):].replace("-", "_")] = value
+    if args.fps is not None and args.fps < 1:
+        parser.error("--fps must be at least 1")
+    return args, kwargs
+
+
+def stats_lines(steps: int, episodes: int, ret: float, last: dict) -> list[str]:
+    lines = [f"step {steps}  episodes {episodes}  return {ret:+.1f}"]
+    if last:
+        items = [f"{k} {v:.3g}" for k, v in last.items() if k != "n"]
+        lines += ["last: " + "  ".join(items[i:i + 4]) for i in range(0, len(items), 4)]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    import puffer_core
+
+    args, kwargs = parse(list(sys.argv[1:] if argv is None else argv))
+    spec = puffer_core.registry.get_spec(args.name)
+    cls = spec.factory()
+    has_renderer = getattr(cls, "renderer", None) is not None
+    mode = None if args.agent_view else ("human" if has_renderer else "rgb_array")
+    env = puffer_core.make(args.name, **{**kwargs, "num_envs": 1, "render_mode": mode})
+    view = None
+    try:
+        controls = Controls(env, args.name)
+        obs, _ = env.reset(seed=args.seed)
+        frameskip = kwargs.get("frameskip", (getattr(env, "config", None) or {}).get("frameskip", 1))
+        fps = args.fps or max(1, round(60 / max(int(frameskip), 1)))
+        title = f"puffer-envs play {args.name}"
+        if args.agent_view:
+            shape = env.single_observation_space.shape
+            image_like = env.observations.dtype == np.uint8 and len(shape) in (2, 3)
+            view = (render.ImageView(shape, fps=fps, title=title) if image_like
+                    else render.VectorView(env.single_observation_space, fps=fps, title=title))
+            show = lambda: view.show(env.observations[0])
+        elif has_renderer:
+            view = render.resolve(cls.renderer)(env, fps=fps, title=title)
+            show = lambda: view.render(env)
+        else:
+            frame = env.render()
+            if not isinstance(frame, np.ndarray):
+                raise PufferError(f"env {args.name!r} has no renderer and render() in rgb_array mode returned "
+                                  f"{type(frame).__name__}, not a frame: it cannot be shown")
+            view = render.ImageView(frame.shape, fps=fps, title=title)
+            show = lambda: view.show(env.render())
+        print(f"playing {args.name} at {fps} steps/s; {controls.help()}; Escape quits", flush=True)
+
+        actions = np.zeros_like(env.actions)
+        actions[:] = controls.default
+        steps = episodes = 0
+        episode_return, last = 0.0, {}
+        while not (args.max_steps and steps >= args.max_steps):
+            view.overlay = stats_lines(steps, episodes, episode_return, last)
+            show()
+            if view.closed:
+                break
+            actions[0] = controls(render.pressed_keys())
+            env.step(actions)
+            steps += 1
+            episode_return += float(env.rewards[0])
+            if env.terminals[0] or env.truncations[0]:
+                episodes += 1
+                episode_return = 0.0
+                last = env.log() or last
+        print(f"played {steps} steps, {episodes} episodes finished" +
+              (": " + ", ".join(f"{k}={v:.3g}" for k, v in last.items()) if last else ""), flush=True)
+    finally:
+        if view is not None:
+            view.close()
+        env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
