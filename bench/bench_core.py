@@ -1,0 +1,84 @@
+"""Emulated Gymnasium CartPole-v1: Puffer's serial and 2-worker multiprocessing backends against
+gymnasium.vector.SyncVectorEnv and AsyncVectorEnv, with the same number of envs (32 and 64).
+
+All four step the same gymnasium.make("CartPole-v1") envs, so the difference is the vectorization:
+Puffer writes each env's results straight into (shared) buffers, Gymnasium's vector envs batch them
+per step (and AsyncVectorEnv runs one process per env). The four candidates of one size are measured
+interleaved, repeated, medians reported. Actions are random, drawn once into a table.
+
+Goal: puffer multiprocessing (2 workers) >= 1.5x SyncVectorEnv and >= 5x AsyncVectorEnv.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import puffer_core
+from harness import Row, interleaved, median
+
+GROUP = "core: emulated CartPole-v1"
+SIZES = (32, 64)
+
+
+def _table(num_envs: int) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 2, (256, num_envs), dtype=np.int32)
+
+
+def _stepper(env, num_envs: int, reset):
+    """A step function cycling through a pre-drawn action table (no RNG in the timed loop)."""
+    table, i = _table(num_envs), [0]
+    reset()
+
+    def step():
+        i[0] = (i[0] + 1) & 255
+        env.step(table[i[0]])
+
+    return step
+
+
+def _candidates(num_envs: int):
+    made, out = [], {}
+    try:
+        serial = puffer_core.vector.make("gym:CartPole-v1", backend="serial", num_envs=num_envs, seed=0)
+        made.append(serial)
+        out["puffer serial"] = (_stepper(serial, num_envs, serial.reset), num_envs, 1)
+        mp = puffer_core.vector.make("gym:CartPole-v1", backend="multiprocessing", num_envs=num_envs,
+                                     num_workers=2, seed=0)
+        made.append(mp)
+        out["puffer multiprocessing"] = (_stepper(mp, num_envs, mp.reset), num_envs, 2)
+        fns = [lambda: gymnasium.make("CartPole-v1")] * num_envs
+        sync = gymnasium.vector.SyncVectorEnv(fns)
+        made.append(sync)
+        out["gymnasium SyncVectorEnv"] = (_stepper(sync, num_envs, lambda: sync.reset(seed=0)), num_envs, 1)
+        async_ = gymnasium.vector.AsyncVectorEnv(fns)
+        made.append(async_)
+        out["gymnasium AsyncVectorEnv"] = (_stepper(async_, num_envs, lambda: async_.reset(seed=0)), num_envs,
+                                           num_envs)
+    except BaseException:
+        for env in made:
+            env.close()
+        raise
+    return made, out
+
+
+def rows(quick: bool) -> list[Row]:
+    repeats, seconds = (2, 0.3) if quick else (5, 1.0)
+    result = []
+    for num_envs in SIZES:
+        made, candidates = _candidates(num_envs)
+        try:
+            runs = interleaved({name: (step, per_call) for name, (step, per_call, _) in candidates.items()},
+                               repeats=repeats, seconds=seconds)
+        finally:
+            for env in made:
+                env.close()
+        medians = {name: median(values) for name, values in runs.items()}
+        for name, (_, _, workers) in candidates.items():
+            result.append(Row(GROUP, name, num_envs, workers, medians[name], runs[name],
+                              note="agent-steps/s" + (", one process per env" if "Async" in name else "")))
+        mp = medians["puffer multiprocessing"]
+        vs_sync, vs_async = mp / medians["gymnasium SyncVectorEnv"], mp / medians["gymnasium AsyncVectorEnv"]
+        result.append(Row(GROUP, "ratio: puffer multiprocessing / SyncVectorEnv", num_envs, 2, vs_sync,
+                          note=f"value = speedup vs Sync {vs_sync:.2f}x (goal >= 1.5x); "
+                               f"vs Async {vs_async:.2f}x (goal >= 5x)"))
+    return result
