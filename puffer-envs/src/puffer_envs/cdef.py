@@ -1,0 +1,160 @@
+"""cffi declarations generated from an env header, so that no plugin writes binding code.
+
+From the header text we keep what Python needs to see: the integer `#define` constants, the
+`typedef struct/union/enum` blocks (Log, the env struct and whatever they nest), other plain
+typedefs, and the prototypes of the PUFFER_VEC_LOOPS functions. cffi runs in API mode, so whatever
+the C compiler knows better is left to it: array sizes that are not plain numbers become `[...]`,
+`#define` values become `...`, enum values become `...`. cffi then checks every declared field's
+offset and size against the compiled struct, so a parser mistake is a build error, never a
+silently wrong layout.
+"""
+
+from __future__ import annotations
+
+import re
+
+from puffer_core.errors import PufferError
+
+VEC_LOOP_PROTOTYPES = """\
+void puffer_vec_init({S}* envs, int n);
+void puffer_vec_reset({S}* envs, int n, uint64_t seed, uint64_t first_index);
+void puffer_vec_step({S}* envs, int n);
+void puffer_vec_close({S}* envs, int n);
+void puffer_vec_log({S}* envs, int n, double* out);
+"""
+
+_LITERALS_AND_COMMENTS = re.compile(
+    r'(?P<str>"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\')|(?P<comment>/\*.*?\*/|//[^\n]*)', re.S)
+_DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)(\(?)(.*)$", re.M)
+_DIRECTIVE = re.compile(r"^[ \t]*#.*$", re.M)
+_INT_LITERAL = re.compile(r"(0[xX][0-9a-fA-F]+|\d+)[uUlL]*")
+_INT_EXPR_TOKEN = re.compile(r"\s*(0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|[A-Za-z_]\w*|<<|>>|[-+*/%()|&^~])")
+_BLOCK_START = re.compile(r"\b(typedef\s+)?(struct|union|enum)\b(\s+\w+)?\s*\{")
+_ARRAY_SIZE = re.compile(r"\[([^\[\]]*)\]")
+_VEC_LOOPS = re.compile(r"^[ \t]*PUFFER_VEC_LOOPS\s*\(\s*(\w+)\s*\)", re.M)
+
+
+class HeaderError(PufferError, TypeError):
+    """An env header that breaks the C env convention (puffer.h) or that cffi cannot declare."""
+
+
+def strip_comments(text: str) -> str:
+    """Comments out (newlines kept, so line numbers survive), string and char literals blanked."""
+    def repl(m):
+        if m.group("comment"):
+            return "\n" * m.group(0).count("\n") or " "
+        return '""' if m.group(0).startswith('"') else "' '"
+
+    return _LITERALS_AND_COMMENTS.sub(repl, text.replace("\\\n", " "))
+
+
+def _is_int_expr(value: str, known: set[str]) -> bool:
+    """True for a constant integer expression over literals and already-known integer constants."""
+    pos, seen = 0, False
+    value = value.strip()
+    while pos < len(value):
+        m = _INT_EXPR_TOKEN.match(value, pos)
+        if not m:
+            return False
+        token = m.group(1)
+        if token[0].isalpha() or token[0] == "_":
+            if token not in known:
+                return False
+        seen = True
+        pos = m.end()
+    return seen
+
+
+def _defines(text: str) -> list[str]:
+    known: set[str] = set()
+    out = []
+    for name, paren, value in _DEFINE.findall(text):
+        if paren or not value.strip() or name.startswith("_"):
+            continue  # function-like macros, include guards, reserved names
+        if _is_int_expr(value, known):
+            known.add(name)
+            out.append(f"#define {name} ...")
+    return out
+
+
+def _matching_brace(text: str, open_pos: int) -> int:
+    depth = 0
+    for i in range(open_pos, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise HeaderError("unbalanced braces in the header")
+
+
+def _sized_arrays(decl: str) -> str:
+    """`float x[N]` -> `float x[...]` unless the size is a plain number; cffi API mode fills it in."""
+    def repl(m):
+        size = m.group(1).strip()
+        return m.group(0) if _INT_LITERAL.fullmatch(size) else "[...]"
+
+    return _ARRAY_SIZE.sub(repl, decl)
+
+
+def _enum_body(body: str) -> str:
+    """Enumerator names only, then `...`: the compiler supplies the values."""
+    names = [item.split("=")[0].strip() for item in body.split(",")]
+    return ", ".join([n for n in names if n] + ["..."])
+
+
+def _top_level_blocks(text: str):
+    """(start, end) of each top-level typedef/struct/union/enum block, and of plain typedefs."""
+    depth_at = []
+    depth = 0
+    for ch in text:
+        depth_at.append(depth)
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+    pos = 0
+    while True:
+        m = _BLOCK_START.search(text, pos)
+        t = re.compile(r"\btypedef\b").search(text, pos)
+        if t and (not m or t.start() < m.start()) and not _BLOCK_START.match(text, t.start()):
+            # A typedef without a body, e.g. `typedef struct Foo Foo;` or `typedef float vec2[2];`
+            end = text.index(";", t.start())
+            if depth_at[t.start()] == 0 and "(" not in text[t.start():end]:
+                yield "typedef", text[t.start():end + 1]
+            pos = end + 1
+            continue
+        if not m:
+            return
+        open_pos = m.end() - 1
+        close = _matching_brace(text, open_pos)
+        end = text.index(";", close)
+        if depth_at[m.start()] == 0:
+            head, body, tail = text[m.start():open_pos], text[open_pos + 1:close], text[close + 1:end]
+            kind = m.group(2)
+            body = _enum_body(body) if kind == "enum" else _sized_arrays(body)
+            if kind == "enum" or m.group(1) or "(" not in tail:  # skip `struct Foo {...} f(void) {` oddities
+                yield kind, f"{head.strip()} {{{body}}}{_sized_arrays(tail)};"
+        pos = end + 1
+
+
+def generate(header_text: str, struct: str) -> str:
+    """The cffi cdef for `struct` declared in `header_text` (the header's own text, not its includes)."""
+    text = strip_comments(header_text)
+    defines = _defines(text)
+    code = _DIRECTIVE.sub("", text)
+    blocks = [decl for _, decl in _top_level_blocks(code)]
+    loops = _VEC_LOOPS.findall(code)
+    if not loops:
+        raise HeaderError(f"the header does not end with PUFFER_VEC_LOOPS({struct}): add it after c_close so "
+                          "the SDK gets the vector loops")
+    if loops[-1] != struct:
+        raise HeaderError(f"the header declares PUFFER_VEC_LOOPS({loops[-1]}) but the env class says "
+                          f"struct = {struct!r}: make them agree")
+    if not re.search(rf"\b{re.escape(struct)}\s*;", "\n".join(blocks)):
+        raise HeaderError(f"no `typedef struct {{...}} {struct};` found in the header")
+    if not re.search(r"}\s*Log\s*;", "\n".join(blocks)):
+        raise HeaderError("no `typedef struct {...} Log;` found in the header: every env declares a Log of float "
+                          "fields with `n` last (the log-struct ABI)")
+    return "\n".join([*defines, *blocks, VEC_LOOP_PROTOTYPES.format(S=struct)])

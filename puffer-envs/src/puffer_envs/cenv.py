@@ -1,0 +1,316 @@
+"""CEnv: the runtime class behind every C env. A plugin writes no binding code:
+
+    class Pong(CEnv):
+        header = "pong.h"                       # next to this module, shipped as package data
+        struct = "Pong"                         # the env struct's typedef name
+        config = {"frameskip": 1}               # config struct fields and their defaults
+
+        @classmethod
+        def make_spaces(cls, config):
+            return spaces.Box(-1, 1, (8,), np.float32), spaces.Discrete(3)
+
+`Pong(num_envs=4096, frameskip=4)` compiles pong.h on first use (see build.py), allocates 4096
+structs, points each struct's buffer members at its rows of the shared buffers, writes the config
+values into every struct, checks every C type against the spaces, and calls c_init on each.
+reset/step/log/close call the PUFFER_VEC_LOOPS functions; cffi releases the GIL around them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from gymnasium import spaces
+from puffer_core import logs
+from puffer_core.env import PufferEnv
+from puffer_core.errors import ConfigError, PufferError, SpaceError
+
+from . import build
+from .cdef import HeaderError
+
+RESERVED_KWARGS = {"num_envs": 1, "render_mode": None, "buffers": None}
+RENDER_MODES = (None, "human", "rgb_array")
+# Struct members the SDK points at buffer rows: (buffer, required).
+BUFFER_MEMBERS = (("observations", True), ("actions", True), ("rewards", True), ("terminals", True),
+                  ("truncations", True), ("masks", False))
+C_SPELLING = {"uint8": "unsigned char", "int8": "char", "int16": "short", "int32": "int", "float32": "float",
+              "float64": "double", "uint16": "unsigned short", "uint32": "unsigned int", "int64": "int64_t",
+              "uint64": "uint64_t"}
+
+
+def scalar_dtype(ffi, ctype) -> np.dtype | None:
+    """The numpy dtype with the same bits as a scalar C type (None for pointers, arrays, structs)."""
+    if ctype.kind == "enum":
+        return np.dtype(f"i{ffi.sizeof(ctype)}")
+    if ctype.kind != "primitive":
+        return None
+    name = ctype.cname
+    if name in ("float", "double"):
+        return np.dtype(np.float32 if name == "float" else np.float64)
+    if name in ("_Bool", "bool"):
+        return np.dtype(np.bool_)
+    if name == "char":  # plain char is signed on the platforms we build for
+        return np.dtype(np.int8)
+    try:
+        signed = int(ffi.cast(ctype, -1)) < 0
+    except TypeError:  # wchar_t and friends
+        return None
+    return np.dtype(f"{'i' if signed else 'u'}{ffi.sizeof(ctype)}")
+
+
+def c_name(dtype: np.dtype) -> str:
+    return C_SPELLING.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+class CEnv(PufferEnv):
+    header: str = ""  # path relative to the subclass's module (or absolute)
+    struct: str = ""
+    config: dict = {}
+    renderer = None  # a Renderer class or "module:Class"; made on the first render()
+    releases_gil = True
+
+    # -- what subclasses provide ----------------------------------------------------------------
+    @classmethod
+    def make_spaces(cls, config: dict) -> tuple[spaces.Space, spaces.Space]:
+        raise NotImplementedError(f"{cls.__name__} must define make_spaces(cls, config) -> (obs_space, act_space)")
+
+    @classmethod
+    def agents_per_env(cls, config: dict) -> int:
+        return 1
+
+    # -- the compiled library -------------------------------------------------------------------
+    @classmethod
+    def header_path(cls) -> Path:
+        path = Path(cls.header)
+        if not path.is_absolute():
+            path = Path(sys.modules[cls.__module__].__file__).parent / path
+        return path
+
+    @classmethod
+    def build(cls, sanitize: bool | None = None) -> build.Library:
+        """Compile (or load from the cache) this env's C library."""
+        if not cls.header or not cls.struct:
+            raise HeaderError(f"{cls.__name__} must set the class attributes `header` (the .h file) and `struct`")
+        return build.load(cls.header_path(), cls.struct, sanitize)
+
+    # -- construction -------------------------------------------------------------------------
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, buffers=None, **kwargs):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if render_mode not in RENDER_MODES:
+            raise ConfigError(f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}")
+        library = self.build()
+        self.ffi, self.lib = ffi, lib = library.ffi, library.lib
+        self.num_envs = int(num_envs)
+        self.render_mode = render_mode
+        self._renderer = None
+        self.envs = None
+        self._finalizer = None
+
+        fields = dict(ffi.typeof(self.struct).fields)
+        self.config = self._check_config(kwargs, fields)
+        self.single_observation_space, self.single_action_space = self.make_spaces(dict(self.config))
+        self.agents_per_env = int(self.agents_per_env(dict(self.config)))
+        self.num_agents = self.num_envs * self.agents_per_env
+        self.log_fields = self._check_log(fields)
+        super().__init__(buffers)
+        self._check_obs_size()
+        self._check_buffer_members(fields)
+
+        # The structs are zeroed; write the buffer pointers and config values into all of them at once
+        # through a byte view (setting thousands of structs one field at a time from Python is slow).
+        self.envs = ffi.new(f"{self.struct}[]", self.num_envs)
+        size = ffi.sizeof(self.struct)
+        raw = np.frombuffer(ffi.buffer(self.envs), np.uint8).reshape(self.num_envs, size)
+        for name, _ in BUFFER_MEMBERS:
+            if name in fields:
+                array = getattr(self, name)
+                stride = array.nbytes // self.num_envs
+                addresses = array.ctypes.data + stride * np.arange(self.num_envs, dtype=np.uint64)
+                offset = fields[name].offset
+                raw[:, offset:offset + 8].view(np.uint64)[:, 0] = addresses
+        for key, value in self.config.items():
+            field = fields[key]
+            dtype = scalar_dtype(ffi, field.type)
+            raw[:, field.offset:field.offset + dtype.itemsize] = np.array([value], dtype).view(np.uint8)
+        self._reset_done = False
+        lib.puffer_vec_init(self.envs, self.num_envs)
+        self._finalizer = _Finalizer(lib, self.envs, self.num_envs)
+
+    def _check_config(self, kwargs: dict, fields: dict) -> dict:
+        cls, ffi = type(self), self.ffi
+        for key, default in cls.config.items():
+            if key in RESERVED_KWARGS or key in dict(BUFFER_MEMBERS) or key in ("log", "rng"):
+                raise HeaderError(f"{cls.__name__}.config key {key!r} is reserved; rename the config field")
+            if key not in fields:
+                raise ConfigError(f"{cls.__name__}.config has {key!r}, which is not a field of struct {self.struct} "
+                                  f"in {cls.header}: add `{type(default).__name__} {key};` to the struct or "
+                                  "remove the key" + _closest(key, [f for f in fields if f not in ("log", "rng")]))
+            if scalar_dtype(ffi, fields[key].type) is None:
+                raise HeaderError(f"{cls.__name__}.config key {key!r} is a `{fields[key].type.cname}` field; only "
+                                  "scalar fields (ints, floats) can be config values")
+            self._check_value(key, default, fields[key].type, "default")
+        for key, value in kwargs.items():
+            if key not in cls.config:
+                raise ConfigError(f"{cls.__name__} has no config kwarg {key!r}.{_closest(key, list(cls.config))} "
+                                  f"Valid kwargs: {self._valid_kwargs(fields)}")
+            self._check_value(key, value, fields[key].type, "kwarg")
+        return {**cls.config, **kwargs}
+
+    def _check_value(self, key, value, ctype, what: str) -> None:
+        dtype = scalar_dtype(self.ffi, ctype)
+        problem = None
+        if dtype.kind in "iub":
+            if isinstance(value, (bool, np.bool_)):
+                value = int(value)
+            if not isinstance(value, (int, np.integer)):
+                problem = "must be an integer"
+            elif dtype.kind == "b" and value not in (0, 1):
+                problem = "must be 0/1 or a bool"
+            elif dtype.kind != "b" and not np.iinfo(dtype).min <= value <= np.iinfo(dtype).max:
+                info = np.iinfo(dtype)
+                problem = f"is out of range for the C type ({info.min}..{info.max})"
+        else:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                problem = "must be a number"
+            elif math.isnan(value):
+                problem = "must not be NaN"
+            elif math.isfinite(value) and abs(value) > np.finfo(dtype).max:
+                problem = f"is out of range for the C type (|x| <= {np.finfo(dtype).max:g})"
+        if problem:
+            fields = dict(self.ffi.typeof(self.struct).fields)
+            where = f"{type(self).__name__}.config default" if what == "default" else "config kwarg"
+            raise ConfigError(f"{where} {key}={value!r} ({type(value).__name__}) {problem}: the field is "
+                              f"`{ctype.cname} {key}` in {type(self).__name__}'s header. "
+                              f"Valid kwargs: {self._valid_kwargs(fields)}")
+
+    def _valid_kwargs(self, fields: dict) -> str:
+        parts = [f"{k}={v!r}" for k, v in RESERVED_KWARGS.items()]
+        parts += [f"{k}={v!r} ({fields[k].type.cname})" for k, v in type(self).config.items() if k in fields]
+        return ", ".join(parts)
+
+    def _check_log(self, fields: dict) -> tuple[str, ...]:
+        ffi = self.ffi
+        try:
+            log = ffi.typeof("Log")
+        except ffi.error as e:
+            raise HeaderError(f"{self.header} declares no `Log` struct") from e
+        if "log" not in fields or fields["log"].type is not log:
+            raise HeaderError(f"struct {self.struct} needs a member `Log log;` (the log-struct ABI)")
+        names = [name for name, _ in log.fields]
+        bad = [f"{name} ({f.type.cname})" for name, f in log.fields if f.type.cname != "float"]
+        if bad:
+            raise HeaderError(f"Log fields must all be `float` (the log-struct ABI); in {self.header} these are not: "
+                              f"{', '.join(bad)}")
+        if not names or names[-1] != "n":
+            raise HeaderError(f"the Log struct in {self.header} must end with `float n;` (episodes summed in); "
+                              f"its fields are {names}")
+        return logs.check_fields(names)
+
+    def _check_obs_size(self) -> None:
+        """A header may state its observation size as OBS_SIZE or <STRUCT>_OBS_SIZE; then it must agree."""
+        per_agent = int(np.prod(self.observations.shape[1:], dtype=np.int64))
+        for name in (f"{self.struct.upper()}_OBS_SIZE", "OBS_SIZE"):
+            declared = getattr(self.lib, name, None)
+            if isinstance(declared, int) and declared != per_agent:
+                raise SpaceError(f"{self.header} declares {name} = {declared} but the observation space "
+                                 f"{self.single_observation_space} has {per_agent} values per agent")
+
+    def _check_buffer_members(self, fields: dict) -> None:
+        """Every buffer member must be a pointer to the buffer's exact element type."""
+        ffi = self.ffi
+        for name, required in BUFFER_MEMBERS:
+            if name not in fields:
+                if required:
+                    raise HeaderError(f"struct {self.struct} has no member `{name}`; the convention needs "
+                                      f"`{c_name(getattr(self, name).dtype)}* {name};`")
+                continue
+            want = getattr(self, name).dtype
+            # An anonymous union may offer the same pointer under several types (e.g. `int* actions` for
+            # Discrete and `float* continuous_actions` for Box): any member aliasing it may match.
+            aliases = [f for n, f in fields.items() if f.offset == fields[name].offset and f.type.kind == "pointer"]
+            got = [(f.type, scalar_dtype(ffi, f.type.item)) for f in aliases]
+            if fields[name].type.kind != "pointer":
+                raise HeaderError(f"struct member `{name}` is a `{fields[name].type.cname}`, not a pointer; declare "
+                                  f"`{c_name(want)}* {name};`")
+            if not any(dtype == want for _, dtype in got):
+                declared = " / ".join(f"`{t.cname}`" for t, _ in got)
+                raise SpaceError(f"{self.struct}.{name} is {declared} in {self.header} but the {name} buffer is "
+                                 f"{want.name} (from the spaces {self.single_observation_space}, "
+                                 f"{self.single_action_space}): declare it `{c_name(want)}* {name};` or fix the "
+                                 "space's dtype")
+
+    # -- the protocol ---------------------------------------------------------------------------
+    def _reset(self, seed: int | None) -> None:
+        self._live()
+        if seed is None:
+            seed = int.from_bytes(os.urandom(8), "little")
+        self.rewards[:] = 0
+        self.terminals[:] = 0
+        self.truncations[:] = 0
+        self.lib.puffer_vec_reset(self.envs, self.num_envs, int(seed) & 0xFFFFFFFFFFFFFFFF, 0)
+        self._reset_done = True
+
+    def _step(self) -> None:
+        if not self._reset_done:
+            self._live()
+            raise PufferError(f"{type(self).__name__}.step() called before reset(): reset the env first")
+        self.lib.puffer_vec_step(self.envs, self.num_envs)
+
+    def pop_log_sums(self) -> np.ndarray:
+        out = np.zeros(len(self.log_fields), np.float64)
+        if self.envs is not None:
+            self.lib.puffer_vec_log(self.envs, self.num_envs, self.ffi.from_buffer("double[]", out))
+        return out
+
+    def render(self):
+        """Draw env 0 with the class's renderer: a frame (H, W, 3) uint8 for "rgb_array", None for "human"."""
+        if self.render_mode is None:
+            return None
+        self._live()
+        if self._renderer is None:
+            if self.renderer is None:
+                raise PufferError(f"{type(self).__name__} has no renderer: set the class attribute `renderer` "
+                                  "to a puffer_envs.render.Renderer subclass")
+            from .render import resolve
+
+            self._renderer = resolve(self.renderer)(self)
+        return self._renderer.render(self)
+
+    def close(self) -> None:
+        if self._renderer is not None and hasattr(self._renderer, "close"):
+            self._renderer.close()
+        self._renderer = None
+        self._reset_done = False
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def _live(self) -> None:
+        if self._finalizer is None or self._finalizer.closed:
+            raise PufferError(f"{type(self).__name__} is closed")
+
+    def __del__(self):
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()
+
+
+class _Finalizer:
+    """Calls c_close on every env exactly once (close() or garbage collection, whichever is first)."""
+
+    def __init__(self, lib, envs, n):
+        self.lib, self.envs, self.n, self.closed = lib, envs, n, False
+
+    def __call__(self):
+        if not self.closed:
+            self.closed = True
+            self.lib.puffer_vec_close(self.envs, self.n)
+
+
+def _closest(key: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(key, options, n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""

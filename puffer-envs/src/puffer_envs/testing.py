@@ -1,0 +1,515 @@
+"""The conformance kit: checks any Puffer env must pass, as a test base class and a pytest plugin.
+
+    from puffer_envs.testing import Conformance
+
+    class TestPongConformance(Conformance):
+        env = "pong"                  # a registered name, or a factory taking (num_envs=..., buffers=..., **kw)
+        kwargs = {"num_envs": 8}
+        soak_steps = 100_000          # random-action agent-steps in the soak test
+
+pytest collects the inherited test_* methods. Each calls one `check_*` function of this module,
+which raises `ConformanceError` (an AssertionError) saying what is wrong; the functions can be
+called directly too. The soak tests are marked `soak`: `nox -s asan` runs them again on a build with
+AddressSanitizer and UBSan. As a pytest plugin (entry point `pytest11`) the kit registers the
+`soak` and `slow` markers and the `make_puffer_env` fixture (makes envs, closes them after the test).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+GUARD_ROWS = 3
+SENTINELS = (0xA5, 0x5A)
+
+
+class ConformanceError(AssertionError):
+    """An env broke the Puffer env contract; the message says how."""
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+def factory(env) -> Callable:
+    """A callable making the env from a registered name, an EnvSpec or a factory."""
+    from puffer_core.registry import EnvSpec, get_spec
+
+    if isinstance(env, str):
+        env = get_spec(env)
+    if isinstance(env, EnvSpec):
+        spec = env
+        return lambda **kw: spec.factory()(**{**spec.default_kwargs, **kw})
+    if callable(env):
+        return env
+    raise TypeError(f"env must be a registered name, an EnvSpec or a factory, got {env!r}")
+
+
+def env_class(env):
+    """The class behind a name/spec/factory, if it is one (for its `config` defaults)."""
+    from puffer_core.registry import EnvSpec, get_spec
+
+    if isinstance(env, str):
+        env = get_spec(env)
+    if isinstance(env, EnvSpec):
+        env = env.factory()
+    return env if inspect.isclass(env) else None
+
+
+def random_actions(space, num_agents: int, rng: np.random.Generator) -> np.ndarray:
+    """Valid random actions for every agent, in the actions buffer's dtype."""
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Discrete):
+        return rng.integers(space.start, space.start + space.n, num_agents).astype(np.int32)
+    if isinstance(space, spaces.MultiDiscrete):
+        return (space.start + rng.integers(0, space.nvec, (num_agents, *space.shape))).astype(np.int32)
+    if isinstance(space, spaces.MultiBinary):
+        return rng.integers(0, 2, (num_agents, *space.shape)).astype(np.int32)
+    low = np.where(np.isfinite(space.low), space.low, -1.0)
+    high = np.where(np.isfinite(space.high), space.high, 1.0)
+    return rng.uniform(low, high, (num_agents, *space.shape)).astype(np.float32)
+
+
+def garbage_actions(space, num_agents: int, step: int) -> np.ndarray:
+    """Out-of-range action values (what a buggy policy might write straight into the buffer)."""
+    from puffer_core import spaces as sp
+
+    shape = (num_agents, *sp.action_shape(space))
+    if sp.action_dtype(space).kind == "i":
+        values = np.array([np.iinfo(np.int32).min, -1, 255, 1 << 16, np.iinfo(np.int32).max], np.int32)
+    else:
+        values = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30], np.float32)
+    return np.resize(np.roll(values, step), shape)
+
+
+def _make(make, kwargs, **extra):
+    return make(**{**kwargs, **extra})
+
+
+def _space_bounds(space):
+    """Inclusive (low, high) of valid observation values, broadcast to the observation shape."""
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Box):
+        return space.low, space.high
+    if isinstance(space, spaces.Discrete):
+        return np.asarray(space.start), np.asarray(space.start + space.n - 1)
+    if isinstance(space, spaces.MultiDiscrete):
+        return space.start, space.start + space.nvec - 1
+    if isinstance(space, spaces.MultiBinary):
+        return np.zeros(space.shape), np.ones(space.shape)
+    raise ConformanceError(f"observation space {space} is not a flat space")
+
+
+def check_step_outputs(env, where: str) -> None:
+    """Observations inside their space, rewards finite, terminals and truncations 0/1."""
+    obs = env.observations
+    low, high = _space_bounds(env.single_observation_space)
+    bad = ~((obs >= low) & (obs <= high))  # NaN is out of bounds too
+    if bad.any():
+        idx = tuple(np.argwhere(bad)[0])
+        value = obs[idx]
+        lo = np.broadcast_to(low, obs.shape[1:])[idx[1:]]
+        hi = np.broadcast_to(high, obs.shape[1:])[idx[1:]]
+        raise ConformanceError(f"{where}: observation {list(idx[1:])} of agent {idx[0]} is {value}, outside the "
+                               f"observation space's bounds [{lo}, {hi}] ({np.count_nonzero(bad)} values out of "
+                               "bounds)")
+    if not np.isfinite(env.rewards).all():
+        agent = int(np.argwhere(~np.isfinite(env.rewards))[0][0])
+        raise ConformanceError(f"{where}: reward of agent {agent} is {env.rewards[agent]}; rewards must be finite")
+    for name in ("terminals", "truncations"):
+        flags = getattr(env, name)
+        if (flags > 1).any():
+            agent = int(np.argwhere(flags > 1)[0][0])
+            raise ConformanceError(f"{where}: {name}[{agent}] is {flags[agent]}; {name} must be 0 or 1 (uint8)")
+
+
+# -- the checks ----------------------------------------------------------------------------------------
+def check_spaces(make, kwargs) -> None:
+    """Spaces are flat, buffers follow the dtype rules, agent counts agree, Log fields end with n."""
+    from puffer_core import buffers as buf
+    from puffer_core import logs
+
+    env = _make(make, kwargs)
+    try:
+        layout = buf.layout(env.single_observation_space, env.single_action_space, env.num_agents)
+        for name, shape, dtype in layout:
+            arr = getattr(env, name)
+            if arr.shape != shape or arr.dtype != dtype:
+                raise ConformanceError(f"buffer {name} is {arr.dtype}{list(arr.shape)} but the spaces need "
+                                       f"{dtype}{list(shape)}")
+        num_envs = kwargs.get("num_envs")
+        per_env = getattr(env, "agents_per_env", None)
+        if num_envs is not None and per_env is not None and env.num_agents != num_envs * per_env:
+            raise ConformanceError(f"num_agents is {env.num_agents}, expected num_envs * agents_per_env = "
+                                   f"{num_envs} * {per_env}")
+        try:
+            logs.check_fields(env.log_fields)
+        except ValueError as e:
+            raise ConformanceError(f"log_fields: {e}") from e
+    finally:
+        env.close()
+
+
+def _rollout(env, steps: int, seed: int, action_seed: int, record: bool):
+    rng = np.random.default_rng(action_seed)
+    env.reset(seed=seed)
+    frames = [tuple(getattr(env, b).copy() for b in ("observations",))] if record else None
+    for _ in range(steps):
+        env.actions[...] = random_actions(env.single_action_space, env.num_agents, rng)
+        env.step(env.actions)
+        if record:
+            frames.append(tuple(getattr(env, b).copy() for b in
+                                ("observations", "rewards", "terminals", "truncations", "masks")))
+    return frames
+
+
+def check_determinism(make, kwargs, steps: int = 128, seed: int = 7) -> None:
+    """Same seed and actions, two envs: identical buffers at every step and identical logs."""
+    names = ("observations", "rewards", "terminals", "truncations", "masks")
+    a, b = _make(make, kwargs), _make(make, kwargs)
+    try:
+        first = _rollout(a, steps, seed, 0, record=True)
+        second = _rollout(b, steps, seed, 0, record=True)
+        for t, (x, y) in enumerate(zip(first, second)):
+            for name, u, v in zip(names, x, y):
+                if u.tobytes() != v.tobytes():
+                    agent = int(np.argwhere((u != v).reshape(len(u), -1).any(axis=1))[0][0])
+                    when = "after reset" if t == 0 else f"at step {t}"
+                    raise ConformanceError(f"not deterministic: two envs reset with seed={seed} and given the same "
+                                           f"actions differ in {name} {when} (agent {agent}). Use only the env's "
+                                           "own RNG (puffer_rand(&env->rng)), never rand() or uninitialized memory")
+        log_a, log_b = a.pop_log_sums(), b.pop_log_sums()
+        if log_a.tobytes() != log_b.tobytes():
+            raise ConformanceError(f"not deterministic: same seed and actions, different Log sums {log_a} vs {log_b}")
+        again = _rollout(a, 0, seed, 0, record=True)[0][0]
+        if again.tobytes() != first[0][0].tobytes():
+            raise ConformanceError(f"reset(seed={seed}) a second time gives different observations than the first")
+    finally:
+        a.close()
+        b.close()
+
+
+def check_seeds_differ(make, kwargs, steps: int = 64) -> None:
+    """Different seeds give different trajectories (the seed reaches the env's RNG)."""
+    a, b = _make(make, kwargs), _make(make, kwargs)
+    try:
+        x = _rollout(a, steps, 1, 0, record=True)
+        y = _rollout(b, steps, 2, 0, record=True)
+        if all(u.tobytes() == v.tobytes() for fx, fy in zip(x, y) for u, v in zip(fx, fy)):
+            raise ConformanceError(f"seeds 1 and 2 give identical trajectories over {steps} steps: the env ignores "
+                                   "its seed (use env->rng, which puffer_vec_reset seeds)")
+    finally:
+        a.close()
+        b.close()
+
+
+def check_rollout(make, kwargs, steps: int = 256, every: int = 1, seed: int = 3) -> None:
+    """Random actions: observations inside their space, rewards finite, flags 0/1, Log sums finite."""
+    env = _make(make, kwargs)
+    try:
+        rng = np.random.default_rng(seed)
+        env.reset(seed=seed)
+        check_step_outputs(env, "after reset")
+        for t in range(1, steps + 1):
+            env.actions[...] = random_actions(env.single_action_space, env.num_agents, rng)
+            env.step(env.actions)
+            if t % every == 0 or t == steps:
+                check_step_outputs(env, f"step {t}")
+        sums = env.pop_log_sums()
+        if not np.isfinite(sums).all():
+            raise ConformanceError(f"Log sums are not finite: {dict(zip(env.log_fields, sums))}")
+    finally:
+        env.close()
+
+
+def _guarded(make, kwargs):
+    """The env built on rows [GUARD_ROWS, GUARD_ROWS + n) of a bigger allocation whose every byte starts
+    as a sentinel; returns (env, big buffers, n)."""
+    from puffer_core import buffers as buf
+
+    probe = _make(make, kwargs)
+    obs_space, act_space, n = probe.single_observation_space, probe.single_action_space, probe.num_agents
+    probe.close()
+    big = buf.allocate(obs_space, act_space, n + 2 * GUARD_ROWS)
+    for name in ("observations", "actions", "rewards", "terminals", "truncations", "masks"):
+        getattr(big, name).view(np.uint8)[...] = SENTINELS[0]
+    mine = big[GUARD_ROWS:GUARD_ROWS + n]
+    mine.masks[...] = 1
+    mine.actions[...] = 0 if mine.actions.dtype.kind == "i" else 0.0
+    env = _make(make, kwargs, buffers=mine)
+    return env, big, n
+
+
+def _check_guards(big, n: int, when: str) -> None:
+    for name in ("observations", "actions", "rewards", "terminals", "truncations", "masks"):
+        arr = getattr(big, name)
+        for side, rows in (("before", slice(0, GUARD_ROWS)), ("after", slice(GUARD_ROWS + n, None))):
+            raw = arr[rows].view(np.uint8).reshape(-1)
+            if (raw != SENTINELS[0]).any():
+                first = int(np.argwhere(raw != SENTINELS[0])[0][0]) // arr.itemsize
+                per_row = max(1, arr[0].size)
+                row = first // per_row
+                pos = f"{GUARD_ROWS - row} rows before its first row" if side == "before" else \
+                    f"{row} rows after its last row (element {first % per_row} of that row)"
+                raise ConformanceError(f"{when}: the env wrote {name} outside its own rows, {pos}. With "
+                                       f"{n} agents its rows are 0..{n - 1}: check the C indexing and that the "
+                                       "observation size in C equals the space's")
+
+
+def check_no_writes_outside_rows(make, kwargs, steps: int = 64, seed: int = 5) -> None:
+    """Built on a slice of bigger buffers, the env never touches the rows around its own."""
+    env, big, n = _guarded(make, kwargs)
+    try:
+        _check_guards(big, n, "during construction")
+        rng = np.random.default_rng(seed)
+        env.reset(seed=seed)
+        _check_guards(big, n, "reset()")
+        for t in range(1, steps + 1):
+            env.actions[...] = random_actions(env.single_action_space, env.num_agents, rng)
+            env.step(env.actions)
+            _check_guards(big, n, f"step {t}")
+    finally:
+        env.close()
+
+
+def check_garbage_actions(make, kwargs, steps: int = 64) -> None:
+    """Out-of-range values written straight into the actions buffer (bypassing validation) must not make
+    the env write outside its rows (run under ASan by `nox -s asan`, this also catches reads)."""
+    env, big, n = _guarded(make, kwargs)
+    try:
+        env.reset(seed=0)
+        for t in range(1, steps + 1):
+            env.actions[...] = garbage_actions(env.single_action_space, env.num_agents, t)
+            env.step(env.actions)
+            _check_guards(big, n, f"step {t} with out-of-range actions")
+    finally:
+        env.close()
+
+
+def check_observations_written(make, kwargs, seed: int = 11) -> None:
+    """reset() writes every observation element of every agent (else the policy sees stale memory)."""
+    env = _make(make, kwargs)
+    try:
+        untouched = None
+        for sentinel in SENTINELS:
+            env.observations.view(np.uint8)[...] = sentinel
+            env.reset(seed=seed)
+            raw = env.observations.view(np.uint8).reshape(env.num_agents, -1)
+            same = (raw == sentinel).reshape(env.num_agents, -1, env.observations.itemsize).all(axis=2)
+            untouched = same if untouched is None else untouched & same
+        if untouched.any():
+            agent = int(np.argwhere(untouched.any(axis=1))[0][0])
+            elements = np.flatnonzero(untouched[agent])
+            shown = ", ".join(map(str, elements[:8])) + (", ..." if len(elements) > 8 else "")
+            raise ConformanceError(f"reset() never wrote observation elements [{shown}] of agent {agent} (of "
+                                   f"{untouched.shape[1]} per agent): does the C code write fewer values than the "
+                                   "observation space holds?")
+    finally:
+        env.close()
+
+
+def check_log_abi(make, kwargs, steps: int = 512, seed: int = 13) -> None:
+    """Log fields end with n; sums are finite; n counts the episodes that ended; popping zeroes the Log."""
+    from puffer_core import logs
+
+    env = _make(make, kwargs)
+    try:
+        try:
+            logs.check_fields(env.log_fields)
+        except ValueError as e:
+            raise ConformanceError(f"log_fields: {e}") from e
+        ffi = getattr(env, "ffi", None)
+        if ffi is not None:
+            bad = [f"{name} ({f.type.cname})" for name, f in ffi.typeof("Log").fields if f.type.cname != "float"]
+            if bad:
+                raise ConformanceError(f"Log fields must be float: {', '.join(bad)}")
+        rng = np.random.default_rng(seed)
+        env.reset(seed=seed)
+        env.pop_log_sums()
+        ended = 0
+        for _ in range(steps):
+            env.actions[...] = random_actions(env.single_action_space, env.num_agents, rng)
+            env.step(env.actions)
+            ended += int(np.count_nonzero(env.terminals | env.truncations))
+        sums = env.pop_log_sums()
+        if len(sums) != len(env.log_fields):
+            raise ConformanceError(f"pop_log_sums() returned {len(sums)} values for {len(env.log_fields)} Log fields")
+        if not np.isfinite(sums).all():
+            raise ConformanceError(f"Log sums are not finite: {dict(zip(env.log_fields, sums))}")
+        n = sums[-1]
+        if getattr(env, "agents_per_env", 1) == 1 and n != ended:
+            raise ConformanceError(f"Log n is {n:g} but {ended} episodes ended (terminal or truncated) in {steps} "
+                                   "steps: add 1 to log.n exactly once per finished episode")
+        if n > ended or (ended > 0) != (n > 0):
+            raise ConformanceError(f"Log n is {n:g} but {ended} agent episodes ended")
+        if env.pop_log_sums().any():
+            raise ConformanceError("pop_log_sums() did not zero the Log: a second call returned non-zero sums")
+    finally:
+        env.close()
+
+
+def _wrong_value(default):
+    if isinstance(default, bool) or isinstance(default, (int, np.integer)):
+        return 0.5
+    return "not a number"
+
+
+def check_bad_kwargs(make, kwargs, env=None) -> None:
+    """An unknown kwarg, and a wrong-typed value for each config field, raise ConfigError naming it."""
+    from puffer_core.errors import ConfigError
+
+    cases = [("definitely_not_a_kwarg", 1)]
+    cls = env_class(env) if env is not None else None
+    cases += [(key, _wrong_value(default)) for key, default in getattr(cls, "config", {}).items()]
+    for key, value in cases:
+        try:
+            made = _make(make, kwargs, **{key: value})
+        except ConfigError as e:
+            if key not in str(e):
+                raise ConformanceError(f"the ConfigError for {key}={value!r} does not name {key!r}: {e}") from e
+            continue
+        except Exception as e:
+            raise ConformanceError(f"{key}={value!r} raised {type(e).__name__} ({e}), expected puffer_core."
+                                   "ConfigError with a message naming the kwarg") from e
+        made.close()
+        raise ConformanceError(f"making the env with {key}={value!r} raised no error: unknown or ill-typed kwargs "
+                               "must raise puffer_core.ConfigError")
+
+
+def check_bad_actions(make, kwargs) -> None:
+    """Wrong dtype, wrong shape and out-of-range actions raise ActionError and leave the buffers alone."""
+    from gymnasium import spaces
+    from puffer_core import spaces as sp
+    from puffer_core.errors import ActionError
+
+    env = _make(make, kwargs)
+    try:
+        env.reset(seed=0)
+        space, n = env.single_action_space, env.num_agents
+        good = random_actions(space, n, np.random.default_rng(0))
+        cases = {"wrong shape": np.concatenate([good, good[:1]])}
+        if isinstance(space, spaces.Box):
+            cases["wrong dtype (int for Box)"] = np.zeros(good.shape, np.int32)
+            cases["NaN"] = np.full(good.shape, np.nan, np.float32)
+        else:
+            low, high = sp.action_bounds(space)
+            cases["wrong dtype (float for integer actions)"] = good.astype(np.float32)
+            cases["out of range (too high)"] = np.broadcast_to(high + 1, good.shape).astype(np.int64)
+            cases["out of range (too low)"] = np.broadcast_to(low - 1, good.shape).astype(np.int64)
+        before = env.observations.copy()
+        for what, actions in cases.items():
+            try:
+                env.step(actions)
+            except ActionError:
+                pass
+            except Exception as e:
+                raise ConformanceError(f"actions with {what} raised {type(e).__name__} ({e}), expected puffer_core."
+                                       "ActionError") from e
+            else:
+                raise ConformanceError(f"actions with {what} were accepted: env.step must raise ActionError")
+            if env.observations.tobytes() != before.tobytes():
+                raise ConformanceError(f"a rejected step (actions with {what}) still changed the observations")
+    finally:
+        env.close()
+
+
+def check_close(make, kwargs) -> None:
+    """close() twice is fine; stepping a closed C env is a clear PufferError, not a crash."""
+    from puffer_core.errors import PufferError
+
+    env = _make(make, kwargs)
+    env.reset(seed=0)
+    env.close()
+    env.close()
+    if hasattr(env, "lib"):
+        try:
+            env.step(env.actions)
+        except PufferError:
+            return
+        raise ConformanceError("step() on a closed env did not raise: it would run C code on freed state")
+
+
+def check_soak(make, kwargs, agent_steps: int, seed: int = 17) -> None:
+    """Many random-action steps, checking outputs every 16 steps and the Log at the end."""
+    env = _make(make, kwargs)
+    steps = max(1, -(-agent_steps // env.num_agents))
+    env.close()
+    check_rollout(make, kwargs, steps=steps, every=16, seed=seed)
+
+
+# -- the test base class -------------------------------------------------------------------------------
+class Conformance:
+    """Subclass as `Test<Name>Conformance` and set `env`; pytest runs every check on it."""
+
+    env = None
+    kwargs: dict = {"num_envs": 8}
+    soak_steps = 100_000
+    steps = 256
+    seeds_matter = True  # False for an env without any randomness (then different seeds may agree)
+
+    def _factory(self):
+        if self.env is None:
+            pytest.fail(f"{type(self).__name__} must set `env` (a registered name or a factory)")
+        return factory(self.env)
+
+    def test_spaces(self):
+        check_spaces(self._factory(), self.kwargs)
+
+    def test_determinism(self):
+        check_determinism(self._factory(), self.kwargs, steps=min(self.steps, 128))
+
+    def test_seeds_differ(self):
+        if not self.seeds_matter:
+            pytest.skip("seeds_matter = False")
+        check_seeds_differ(self._factory(), self.kwargs)
+
+    def test_observations_in_bounds(self):
+        check_rollout(self._factory(), self.kwargs, steps=self.steps)
+
+    def test_observations_written(self):
+        check_observations_written(self._factory(), self.kwargs)
+
+    def test_no_writes_outside_rows(self):
+        check_no_writes_outside_rows(self._factory(), self.kwargs, steps=min(self.steps, 64))
+
+    def test_log_abi(self):
+        check_log_abi(self._factory(), self.kwargs, steps=self.steps * 2)
+
+    def test_bad_kwargs(self):
+        check_bad_kwargs(self._factory(), self.kwargs, env=self.env)
+
+    def test_bad_actions(self):
+        check_bad_actions(self._factory(), self.kwargs)
+
+    def test_close(self):
+        check_close(self._factory(), self.kwargs)
+
+    @pytest.mark.soak
+    def test_garbage_actions(self):
+        check_garbage_actions(self._factory(), self.kwargs)
+
+    @pytest.mark.soak
+    def test_soak(self):
+        check_soak(self._factory(), self.kwargs, self.soak_steps)
+
+
+# -- the pytest plugin ---------------------------------------------------------------------------------
+def pytest_configure(config):
+    config.addinivalue_line("markers", "soak: long random-action runs, also run under the sanitizer build")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+@pytest.fixture
+def make_puffer_env():
+    """`make_puffer_env("pong", num_envs=8)` (or a factory): the env, closed after the test."""
+    made = []
+
+    def make(env, **kwargs):
+        made.append(factory(env)(**kwargs))
+        return made[-1]
+
+    yield make
+    for env in made:
+        env.close()
