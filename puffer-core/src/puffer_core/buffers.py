@@ -58,9 +58,10 @@ def _aligned(n: int) -> int:
     return (n + 63) // 64 * 64
 
 
-def allocate(observation_space, action_space, num_agents: int, memory=None) -> Buffers:
+def allocate(observation_space, action_space, num_agents: int, memory=None, zero: bool = True) -> Buffers:
     """Allocate zeroed buffers, in `memory` (any writable buffer of at least `nbytes(...)` bytes, e.g.
-    shared memory) or on the heap. Masks start at 1: every agent is live until the env says otherwise."""
+    shared memory) or on the heap. Masks start at 1: every agent is live until the env says otherwise.
+    `zero=False` only maps the layout onto `memory` (a worker process attaching to buffers already set up)."""
     specs = layout(observation_space, action_space, num_agents)
     if memory is None:
         memory = np.zeros(nbytes(observation_space, action_space, num_agents) + 64, np.uint8)
@@ -72,6 +73,8 @@ def allocate(observation_space, action_space, num_agents: int, memory=None) -> B
         arrays[name] = raw[offset:offset + size].view(dtype).reshape(shape)
         offset += _aligned(size)
     bufs = Buffers(**arrays)
+    if not zero:
+        return bufs
     for name in BUFFER_NAMES:
         getattr(bufs, name)[...] = 0
     bufs.masks[...] = 1

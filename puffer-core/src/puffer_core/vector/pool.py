@@ -1,0 +1,268 @@
+"""What the threads and multiprocessing backends share: K envs in W contiguous groups, one group per
+worker, all on one set of buffers; sync stepping of every worker, and EnvPool-style async batches.
+
+Worker w steps envs [w * K/W, (w + 1) * K/W), i.e. the contiguous agent rows `rows(w)`. A subclass
+says how to hand a command to workers (`_signal`) and how to block until some finish (`_wait_done`);
+this class keeps the books of which worker is running, finished or waiting for actions.
+
+Async protocol (EnvPool): `async_reset(seed)` starts every worker; `recv()` blocks until `batch_size`
+envs' worth of workers have finished and returns their rows; `send(actions)` gives those workers
+their actions and starts them again. Batches are the first workers to finish, in worker order; when
+they are contiguous, recv returns views of the shared buffers, otherwise a gathered copy.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import buffers as buf
+from ..env import PufferEnv
+from ..errors import ConfigError, PufferError, WorkerError
+from ..spaces import check_actions
+from .serial import probe
+
+# Commands, one byte each: the multiprocessing backend writes them to its pipes as is.
+STEP, RESET, LOG, RENDER, CLOSE = b"s", b"r", b"l", b"v", b"c"
+PHASES = {STEP: "step", RESET: "reset", LOG: "log", RENDER: "render"}
+
+
+def execute(envs, first_env: int, command: bytes, arg=None):
+    """Run one command on a worker's envs (in a worker thread or process)."""
+    if command == STEP:
+        for env in envs:
+            env.step(env.actions)  # actions already sit in the shared buffer: no copy, no check
+        return None
+    if command == RESET:
+        for i, env in enumerate(envs):
+            env.reset(None if arg is None else arg + first_env + i)
+        return None
+    if command == LOG:
+        return np.sum([env.pop_log_sums() for env in envs], axis=0)
+    if command == RENDER:
+        return envs[0].render()
+    raise ValueError(f"unknown worker command {command!r}")
+
+
+def default_workers(num_envs: int, limit: int) -> int:
+    """The most workers, at most `limit`, that split num_envs evenly."""
+    return max(w for w in range(1, min(num_envs, limit) + 1) if num_envs % w == 0)
+
+
+class Pool(PufferEnv):
+    worker_name = "worker"  # "thread" in the threads backend, for messages
+
+    def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None, batch_size: int | None,
+                 seed: int | None, timeout: float | None, default_num_workers: int):
+        if num_workers is None:
+            num_workers = default_workers(num_envs, default_num_workers)
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1:
+            raise ConfigError(f"num_workers must be a positive integer, got {num_workers!r}")
+        if num_envs % num_workers:
+            divisors = [w for w in range(1, num_envs + 1) if num_envs % w == 0]
+            raise ConfigError(f"num_envs={num_envs} is not divisible by num_workers={num_workers}: every worker "
+                              f"steps an equal group of envs. Use num_workers in {divisors} or change num_envs.")
+        envs_per_worker = num_envs // num_workers
+        if batch_size is None:
+            batch_size = num_envs
+        if (not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= num_envs
+                or batch_size % envs_per_worker):
+            raise ConfigError(f"batch_size={batch_size!r} must be a multiple of the envs per worker "
+                              f"({num_envs} envs / {num_workers} workers = {envs_per_worker}) and at most "
+                              f"num_envs={num_envs}; leave it unset to step every env together")
+        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ConfigError(f"timeout must be a positive number of seconds or None (wait forever), got {timeout!r}")
+
+        first = probe(creator, env_kwargs)
+        self.single_observation_space = first.single_observation_space
+        self.single_action_space = first.single_action_space
+        self.agents_per_env = first.num_agents
+        self.log_fields = first.log_fields
+        self.env_releases_gil = first.releases_gil
+        self.render_mode = first.render_mode
+        first.close()
+
+        self.num_envs = num_envs
+        self.num_workers = num_workers
+        self.envs_per_worker = envs_per_worker
+        self.batch_size = batch_size
+        self.batch_workers = batch_size // envs_per_worker
+        self.rows_per_worker = envs_per_worker * self.agents_per_env
+        self.num_agents = num_envs * self.agents_per_env
+        self.timeout = timeout
+        self.seed = seed
+        super().__init__(self._allocate())
+
+        self._running: set[int] = set()  # signalled, not finished
+        self._ready: list[int] = []  # finished, not yet returned by recv (in finishing order)
+        self._pending: list[int] | None = None  # returned by the last recv, waiting for send
+        self._doing: dict[int, str] = {}  # what each worker was last asked to do, for error messages
+        self._closed: str | None = None  # why this backend no longer works
+
+    # -- for subclasses -------------------------------------------------------------------------
+    def _allocate(self) -> buf.Buffers:
+        return buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents)
+
+    def _signal(self, workers, command: bytes, arg=None) -> None:
+        """Start `command` on `workers` without waiting."""
+        raise NotImplementedError
+
+    def _wait_done(self, deadline: float | None) -> list[tuple[int, object]]:
+        """Block until at least one running worker finishes; [(worker, result)]. On a failure, call _fail
+        (`self._doing[w]` says what worker w was doing)."""
+        raise NotImplementedError
+
+    def _shutdown(self) -> None:
+        """Stop every worker and release everything."""
+        raise NotImplementedError
+
+    def where(self, w: int) -> str:
+        """Worker w and what it runs, for error messages."""
+        e, r = w * self.envs_per_worker, w * self.rows_per_worker
+        return (f"{self.worker_name} {w} (envs {e}..{e + self.envs_per_worker - 1}, "
+                f"agent rows {r}..{r + self.rows_per_worker - 1})")
+
+    def _fail(self, message: str):
+        """Close everything and raise: a backend with a failed worker is in an unknown state."""
+        self._closed = f"it was closed after an error: {message.splitlines()[0]}"
+        self._shutdown()
+        raise WorkerError(message)
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+    def rows(self, w: int) -> slice:
+        return slice(w * self.rows_per_worker, (w + 1) * self.rows_per_worker)
+
+    def _deadline(self) -> float | None:
+        return None if self.timeout is None else time.monotonic() + self.timeout
+
+    def _check_open(self) -> None:
+        if self._closed is not None:
+            raise PufferError(f"this {type(self).__name__} vector env cannot be used: {self._closed}. "
+                              "Make a new one.")
+
+    def _start(self, workers, command: bytes, arg=None) -> None:
+        for w in workers:
+            self._doing[w] = PHASES[command]
+        self._running.update(workers)
+        self._signal(workers, command, arg)
+
+    def _finish_one_or_more(self, deadline: float | None) -> list[tuple[int, object]]:
+        try:
+            done = self._wait_done(deadline)
+        except PufferError:  # a WorkerError: _fail already shut everything down
+            raise
+        except BaseException:  # Ctrl-C mid-wait: the workers' state is unknown, so stop them
+            self._closed = "it was interrupted while waiting for its workers"
+            self._shutdown()
+            raise
+        for w, _ in done:
+            self._running.discard(w)
+        return done
+
+    def _run_all(self, command: bytes, arg=None) -> dict[int, object]:
+        """Run a command on every (idle) worker and wait for all: the sync path."""
+        self._start(range(self.num_workers), command, arg)
+        results, deadline = {}, self._deadline()
+        while self._running:
+            results.update(self._finish_one_or_more(deadline))
+        return results
+
+    def _drain(self) -> None:
+        """Wait for running workers (their results stay ready for recv)."""
+        deadline = self._deadline()
+        while self._running:
+            self._ready.extend(w for w, _ in self._finish_one_or_more(deadline))
+
+    def _next_seed(self, seed):
+        if seed is None:
+            seed, self.seed = self.seed, None
+        return seed
+
+    # -- the sync protocol --------------------------------------------------------------------------
+    def _reset(self, seed):
+        self._check_open()
+        self._drain()
+        self._ready, self._pending = [], None
+        self._run_all(RESET, self._next_seed(seed))
+
+    def step(self, actions):
+        self._check_open()
+        if self._running:
+            raise PufferError("step() called while async batches are in flight: keep using recv()/send(), "
+                              "or call reset() first")
+        self._ready, self._pending = [], None
+        return super().step(actions)
+
+    def _step(self):
+        self._run_all(STEP)
+
+    def pop_log_sums(self) -> np.ndarray:
+        self._check_open()
+        self._drain()
+        return np.sum(list(self._run_all(LOG).values()), axis=0)
+
+    def render(self):
+        """Env 0's render(), computed by the worker that owns it."""
+        self._check_open()
+        self._drain()
+        self._start([0], RENDER)
+        deadline = self._deadline()
+        while True:
+            for w, result in self._finish_one_or_more(deadline):
+                if w == 0:
+                    return result
+
+    # -- the async protocol --------------------------------------------------------------------------
+    def async_reset(self, seed: int | None = None) -> None:
+        self._check_open()
+        self._drain()
+        self._ready, self._pending = [], None
+        self._start(range(self.num_workers), RESET, self._next_seed(seed))
+
+    def recv(self):
+        """(observations, rewards, terminals, truncations, infos, agent_ids, masks) of the first
+        `batch_size` envs to finish. Views of the shared buffers when their workers are contiguous,
+        otherwise copies gathered in worker order."""
+        self._check_open()
+        if self._pending is not None:
+            raise PufferError("recv() called twice: send() the actions for the batch the last recv() returned first")
+        need = self.batch_workers
+        if len(self._ready) + len(self._running) < need:
+            raise PufferError("recv() has nothing to wait for: call async_reset(seed) first (and send() after "
+                              "each recv())")
+        deadline = self._deadline()
+        while len(self._ready) < need:
+            self._ready.extend(w for w, _ in self._finish_one_or_more(deadline))
+        batch = sorted(self._ready[:need])
+        del self._ready[:need]
+        self._pending = batch
+        if batch[-1] - batch[0] == need - 1:  # contiguous workers: contiguous rows, return views
+            rows = slice(self.rows(batch[0]).start, self.rows(batch[-1]).stop)
+            ids = np.arange(rows.start, rows.stop)
+        else:
+            ids = np.concatenate([np.arange(self.rows(w).start, self.rows(w).stop) for w in batch])
+            rows = ids
+        return (self.observations[rows], self.rewards[rows], self.terminals[rows], self.truncations[rows],
+                self.infos, ids, self.masks[rows])
+
+    def send(self, actions) -> None:
+        """Actions for the agents of the batch the last recv() returned, in the order of its agent_ids."""
+        self._check_open()
+        batch = self._pending
+        if batch is None:
+            raise PufferError("send() without a batch: call recv() first (or async_reset() to start)")
+        if actions is not self.actions:  # the whole buffer, already filled in place: nothing to check or copy
+            actions = check_actions(actions, self.single_action_space, len(batch) * self.rows_per_worker)
+            n = self.rows_per_worker
+            for j, w in enumerate(batch):
+                np.copyto(self.actions[self.rows(w)], actions[j * n:(j + 1) * n], casting="unsafe")
+        self._pending = None
+        self._start(batch, STEP)
+
+    # -- lifetime ----------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the workers and free the shared buffers; safe to call twice."""
+        if self._closed is None:
+            self._closed = "it was closed"
+        self._shutdown()

@@ -1,0 +1,344 @@
+"""The multiprocessing backend with real worker processes: the same trajectories as serial, EnvPool-style
+async batches, and every failure (an env that raises, a worker killed or hung, bad actions, Ctrl-C,
+a dead parent) is one clear error with no process and no shared memory left behind."""
+
+import gc
+import importlib
+import multiprocessing.resource_tracker
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import puffer_core
+import pytest
+from puffer_core import ActionError, ConfigError, PufferError, WorkerError
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES = HERE.parents[1] / "examples"
+# Spawned workers unpickle env classes by module name: NumpyCartPole from examples/, the test envs below
+# from this file imported under its plain file name (pytest's own module name for it is not importable).
+for _path in (str(EXAMPLES), str(HERE)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from numpy_cartpole import NumpyCartPole  # noqa: E402
+
+SHM = Path("/dev/shm")
+
+
+class Faulty(NumpyCartPole):
+    """CartPole that fails on purpose in a worker (never in the main process's probe, which passes no
+    buffers): `when` is "init", "reset" or the step number; `how` is "raise", "hang" or "crash"."""
+
+    def __init__(self, when=3, how="raise", num_envs=1, buffers=None):
+        self.when, self.how, self.count = when, how, 0
+        self.in_worker = buffers is not None
+        self._maybe_fail("init")
+        super().__init__(num_envs=num_envs, buffers=buffers)
+
+    def _maybe_fail(self, moment):
+        if not self.in_worker or moment != self.when:
+            return
+        if self.how == "raise":
+            raise RuntimeError(f"env failed on purpose in {moment}")
+        if self.how == "hang":
+            time.sleep(3600)
+        if self.how == "crash":
+            os.kill(os.getpid(), signal.SIGSEGV)
+
+    def _reset(self, seed):
+        self._maybe_fail("reset")
+        super()._reset(seed)
+
+    def _step(self):
+        self.count += 1
+        self._maybe_fail(self.count)
+        super()._step()
+
+    def render(self):
+        return self.observations.copy()
+
+
+class Slow(NumpyCartPole):
+    """CartPole whose env seeded 1 (mod 4) takes 0.1 s per step, so async batches come back out of order."""
+
+    def _reset(self, seed):
+        self.slow = seed is not None and seed % 4 == 1
+        super()._reset(seed)
+
+    def _step(self):
+        if self.slow:
+            time.sleep(0.1)
+        super()._step()
+
+
+def worker_env(name):
+    """The class `name` of this file imported under its plain name, which worker processes import too."""
+    return getattr(importlib.import_module(Path(__file__).stem), name)
+
+
+def make(creator=NumpyCartPole, num_envs=4, num_workers=2, env_kwargs=None, **kw):
+    return puffer_core.vector.make(creator, backend="multiprocessing", num_envs=num_envs, num_workers=num_workers,
+                                   env_kwargs={"num_envs": 3, **(env_kwargs or {})}, **kw)
+
+
+def shm_entries() -> set[str]:
+    # Only names Python's multiprocessing creates: other programs on this machine may use /dev/shm too.
+    if not SHM.is_dir():
+        return set()
+    return {name for name in os.listdir(SHM) if name.startswith(("pym-", "psm_", "sem.mp-"))}
+
+
+def children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE}
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    """Every test must leave no worker process and no shared-memory file behind."""
+    multiprocessing.resource_tracker.ensure_running()  # started once by the first spawn; not a leftover
+    before_children, before_shm = children(), shm_entries()
+    yield
+    deadline = time.monotonic() + 5
+    while children() - before_children and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not children() - before_children, "worker processes left running"
+    assert not shm_entries() - before_shm, "shared memory left in /dev/shm"
+
+
+def assert_same_step(a, b):
+    for x, y in zip(a[:4], b[:4]):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("num_workers", [1, 2])
+def test_trajectories_equal_serial(num_workers, start_method="spawn"):
+    serial = puffer_core.vector.make(NumpyCartPole, num_envs=4, env_kwargs={"num_envs": 3}, seed=11)
+    with make(num_workers=num_workers, seed=11, start_method=start_method) as vec:
+        assert vec.num_agents == serial.num_agents == 12
+        np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
+        rng = np.random.default_rng(0)
+        for _ in range(300):
+            actions = rng.integers(0, 2, vec.num_agents)
+            assert_same_step(vec.step(actions), serial.step(actions))
+        vec.actions[:] = 1  # the zero-copy path: actions written in place
+        serial.actions[:] = 1
+        assert_same_step(vec.step(vec.actions), serial.step(serial.actions))
+        logs = vec.log()
+        assert logs == serial.log() and logs["n"] > 10
+        assert vec.log() == {}
+        # A new seed restarts every env exactly as serial does.
+        np.testing.assert_array_equal(vec.reset(seed=5)[0], serial.reset(seed=5)[0])
+
+
+def test_async_batches_match_serial_per_env():
+    """EnvPool-style: recv returns the first 2 envs to finish; each env's trajectory equals a single
+    env's with seed + i, whatever order the batches come back in."""
+    seed, per_env = 3, 2
+    refs = [NumpyCartPole(num_envs=per_env) for _ in range(4)]
+    for i, env in enumerate(refs):
+        env.reset(seed + i)
+    rngs = [np.random.default_rng(100 + i) for i in range(4)]
+    seen_gathered = False
+    with make(worker_env("Slow"), num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": per_env},
+              seed=seed) as vec:
+        vec.async_reset()
+        for _ in range(16):
+            obs, rewards, terminals, truncations, infos, ids, masks = vec.recv()
+            assert len(ids) == 2 * per_env and obs.shape == (4, 4) and masks.all()
+            np.testing.assert_array_equal(obs, vec.observations[ids])
+            envs = ids[::per_env] // per_env
+            np.testing.assert_array_equal(ids, np.concatenate([np.arange(e * per_env, (e + 1) * per_env)
+                                                               for e in envs]))
+            seen_gathered |= not np.shares_memory(obs, vec.observations)
+            actions = []
+            for j, e in enumerate(envs):
+                rows = slice(j * per_env, (j + 1) * per_env)
+                np.testing.assert_array_equal(obs[rows], refs[e].observations)
+                np.testing.assert_array_equal(rewards[rows], refs[e].rewards)
+                np.testing.assert_array_equal(terminals[rows], refs[e].terminals)
+                actions.append(rngs[e].integers(0, 2, per_env))
+                refs[e].step(actions[-1])
+            vec.send(np.concatenate(actions))
+        obs, *_ = vec.recv()
+        with pytest.raises(PufferError, match="recv\\(\\) called twice"):
+            vec.recv()
+    assert seen_gathered, "with env 1 slow, some batch should have been non-contiguous workers"
+
+
+def test_bad_actions_are_clear_errors_and_the_backend_keeps_working():
+    serial = puffer_core.vector.make(NumpyCartPole, num_envs=4, env_kwargs={"num_envs": 3}, seed=0)
+    with make(seed=0) as vec:
+        vec.reset()
+        serial.reset()
+        before = vec.observations.copy()
+        for actions, message in [(np.zeros(12, np.float32), "dtype float32"), (np.zeros(11, np.int32), "shape"),
+                                 (np.full(12, 2), "outside")]:
+            with pytest.raises(ActionError, match=message):
+                vec.step(actions)
+        np.testing.assert_array_equal(vec.observations, before)
+        good = np.ones(12, np.int32)
+        assert_same_step(vec.step(good), serial.step(good))
+
+    with make(num_workers=4, batch_size=2, seed=0) as vec:
+        vec.async_reset()
+        vec.recv()
+        with pytest.raises(ActionError, match="shape"):
+            vec.send(np.zeros(12, np.int32))  # the whole env's worth, not the batch's 6 agents
+        vec.send(np.zeros(6, np.int32))
+        assert len(vec.recv()[5]) == 6
+
+
+def test_an_env_that_raises_in_step_surfaces_its_traceback():
+    vec = make(worker_env("Faulty"), env_kwargs={"when": 3}, seed=0, timeout=10)
+    pids = vec.pids
+    vec.reset()
+    vec.step(vec.actions)
+    vec.step(vec.actions)
+    with pytest.raises(WorkerError) as info:
+        vec.step(vec.actions)
+    message = str(info.value)
+    assert "raised during step" in message and "Traceback" in message
+    assert "env failed on purpose in 3" in message and "in _step" in message
+    assert "envs 0..1, agent rows 0..5" in message or "envs 2..3, agent rows 6..11" in message
+    with pytest.raises(PufferError, match="closed after an error"):
+        vec.step(vec.actions)
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
+
+
+@pytest.mark.parametrize("when", ["init", "reset"])
+def test_an_env_that_raises_in_init_or_reset(when):
+    with pytest.raises(WorkerError, match=f"(?s)raised during {'start' if when == 'init' else 'reset'}.*"
+                                          f"env failed on purpose in {when}"):
+        vec = make(worker_env("Faulty"), env_kwargs={"when": when}, seed=0)
+        vec.reset()
+
+
+def test_a_worker_killed_with_sigkill_is_reported_quickly():
+    vec = make(seed=0)
+    vec.reset()
+    victim = vec.pids[1]
+    os.kill(victim, signal.SIGKILL)
+    start = time.monotonic()
+    with pytest.raises(WorkerError) as info:
+        for _ in range(1_000_000):
+            vec.step(vec.actions)
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    assert f"worker 1 (envs 2..3, agent rows 6..11), pid {victim} was killed by signal SIGKILL" in message
+
+
+def test_a_worker_that_segfaults_is_reported():
+    vec = make(worker_env("Faulty"), env_kwargs={"when": 2, "how": "crash"}, seed=0)
+    vec.reset()
+    vec.step(vec.actions)
+    with pytest.raises(WorkerError, match="killed by signal SIGSEGV"):
+        vec.step(vec.actions)
+
+
+def test_a_hung_worker_times_out():
+    vec = make(worker_env("Faulty"), env_kwargs={"when": 2, "how": "hang"}, seed=0, timeout=1.0)
+    vec.reset()
+    vec.step(vec.actions)
+    start = time.monotonic()
+    with pytest.raises(WorkerError, match="did not finish step within 1.0 s"):
+        vec.step(vec.actions)
+    assert time.monotonic() - start < 5
+
+
+def test_close_twice_and_garbage_collection_leave_nothing():
+    vec = make(seed=0)
+    vec.reset()
+    vec.close()
+    vec.close()
+    with pytest.raises(PufferError, match="closed"):
+        vec.step(vec.actions)
+    vec = make(seed=0)
+    pids = vec.pids
+    del vec
+    gc.collect()
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
+
+
+def test_render_log_and_async_share_one_backend():
+    with make(worker_env("Faulty"), env_kwargs={"when": -1}, num_workers=2, batch_size=2,
+              seed=0) as vec:
+        vec.async_reset()
+        *_, ids, _ = vec.recv()
+        vec.send(np.zeros(len(ids), np.int32))
+        # render and log first wait for the workers in flight; their batch is still recv()'d afterwards
+        np.testing.assert_array_equal(vec.render(), vec.observations[:3])
+        assert vec.log() == {}
+        assert len(vec.recv()[5]) == 6
+
+
+def test_config_errors():
+    with pytest.raises(ConfigError, match="not divisible by num_workers=3"):
+        make(num_envs=4, num_workers=3)
+    with pytest.raises(ConfigError, match="multiple of the envs per worker"):
+        make(num_envs=4, num_workers=2, batch_size=3)
+    with pytest.raises(ConfigError, match="start_method"):
+        make(start_method="fork")
+    with pytest.raises(ConfigError, match="cannot be sent to worker processes"):
+        make(lambda **kw: NumpyCartPole(**kw))
+
+
+def test_forkserver_start_method(tmp_path):
+    # In a subprocess: the fork server lives as long as the process that started it.
+    script = tmp_path / "forkserver.py"
+    script.write_text(f"""
+import sys
+sys.path[:0] = [{str(HERE)!r}, {str(EXAMPLES)!r}]
+from test_vector_multiprocessing import test_trajectories_equal_serial
+
+if __name__ == "__main__":
+    test_trajectories_equal_serial(2, start_method="forkserver")
+    print("same trajectories")
+""")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "same trajectories" in out.stdout, out.stderr
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {examples!r})
+import puffer_core
+from numpy_cartpole import NumpyCartPole
+
+if __name__ == "__main__":
+    vec = puffer_core.vector.make(NumpyCartPole, backend="multiprocessing", num_envs=2, num_workers=2, seed=0)
+    vec.reset()
+    print(*vec.pids, flush=True)
+    while True:
+        vec.step(vec.actions)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_ctrl_c_or_a_killed_parent_leaves_nothing(tmp_path, sig):
+    """Ctrl-C in the main process stops its workers; a main process killed outright takes them along."""
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT.format(examples=str(EXAMPLES)))
+    shm_before = shm_entries()
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2, proc.stderr.read()
+        time.sleep(0.2)
+        proc.send_signal(sig)
+        proc.wait(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    if sig == signal.SIGINT:
+        assert "KeyboardInterrupt" in proc.stderr.read()
+    deadline = time.monotonic() + 5
+    while any(psutil.pid_exists(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(psutil.pid_exists(pid) for pid in pids), "workers outlived their main process"
+    assert not shm_entries() - shm_before
