@@ -1,0 +1,167 @@
+"""The threads backend: the same trajectories as serial, EnvPool-style async batches, and an exception or
+a hang in a thread is a WorkerError; envs that hold the GIL are refused."""
+
+import gc
+import threading
+import time
+
+import numpy as np
+import puffer_core
+import pytest
+from puffer_core import ActionError, ConfigError, PufferError, WorkerError
+
+
+@pytest.fixture
+def envs(numpy_cartpole):
+    """GIL-releasing stand-ins built on the example NumpyCartPole (its big numpy ops do release the GIL;
+    the flag is what the backend checks)."""
+    cartpole = numpy_cartpole.NumpyCartPole
+
+    class GilFree(cartpole):
+        releases_gil = True
+
+    class Faulty(GilFree):
+        """Raises on step `when` of the env seeded `fail_seed`, or sleeps there (time.sleep releases the GIL)."""
+
+        def __init__(self, when=3, how="raise", fail_seed=0, **kwargs):
+            self.when, self.how, self.fail_seed, self.count, self.seed = when, how, fail_seed, 0, None
+            super().__init__(**kwargs)
+
+        def _reset(self, seed):
+            self.seed = seed
+            super()._reset(seed)
+
+        def _step(self):
+            self.count += 1
+            if self.count == self.when and self.seed == self.fail_seed:
+                if self.how == "raise":
+                    raise RuntimeError(f"env failed on purpose at step {self.count}")
+                time.sleep(2)
+            super()._step()
+
+    class Slow(GilFree):
+        """Env seeded 1 (mod 4) takes 50 ms per step, so async batches come back out of order."""
+
+        def _reset(self, seed):
+            self.slow = seed is not None and seed % 4 == 1
+            super()._reset(seed)
+
+        def _step(self):
+            if self.slow:
+                time.sleep(0.05)
+            super()._step()
+
+    return type("Envs", (), {"cartpole": cartpole, "GilFree": GilFree, "Faulty": Faulty, "Slow": Slow})
+
+
+def make(creator, num_envs=4, num_workers=2, env_kwargs=None, **kw):
+    return puffer_core.vector.make(creator, backend="threads", num_envs=num_envs, num_workers=num_workers,
+                                   env_kwargs={"num_envs": 3, **(env_kwargs or {})}, **kw)
+
+
+def assert_same_step(a, b):
+    for x, y in zip(a[:4], b[:4]):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_envs_that_hold_the_gil_are_refused(envs):
+    with pytest.raises(ConfigError, match="backend='multiprocessing'"):
+        make(envs.cartpole)
+
+
+@pytest.mark.parametrize("num_workers", [1, 2, 4])
+def test_trajectories_equal_serial(envs, num_workers):
+    serial = puffer_core.vector.make(envs.GilFree, num_envs=4, env_kwargs={"num_envs": 3}, seed=11)
+    with make(envs.GilFree, num_workers=num_workers, seed=11) as vec:
+        np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
+        rng = np.random.default_rng(0)
+        for _ in range(300):
+            actions = rng.integers(0, 2, vec.num_agents)
+            assert_same_step(vec.step(actions), serial.step(actions))
+        logs = vec.log()
+        assert logs == serial.log() and logs["n"] > 10
+
+
+def test_async_batches_match_serial_per_env(envs):
+    seed, per_env = 3, 2
+    refs = [envs.cartpole(num_envs=per_env) for _ in range(4)]
+    for i, env in enumerate(refs):
+        env.reset(seed + i)
+    rngs = [np.random.default_rng(100 + i) for i in range(4)]
+    seen_gathered = False
+    with make(envs.Slow, num_workers=4, batch_size=2, env_kwargs={"num_envs": per_env}, seed=seed) as vec:
+        vec.async_reset()
+        for _ in range(16):
+            obs, rewards, terminals, truncations, infos, ids, masks = vec.recv()
+            np.testing.assert_array_equal(obs, vec.observations[ids])
+            batch_envs = ids[::per_env] // per_env
+            np.testing.assert_array_equal(ids, np.concatenate([np.arange(e * per_env, (e + 1) * per_env)
+                                                               for e in batch_envs]))
+            seen_gathered |= not np.shares_memory(obs, vec.observations)
+            actions = []
+            for j, e in enumerate(batch_envs):
+                rows = slice(j * per_env, (j + 1) * per_env)
+                np.testing.assert_array_equal(obs[rows], refs[e].observations)
+                np.testing.assert_array_equal(rewards[rows], refs[e].rewards)
+                actions.append(rngs[e].integers(0, 2, per_env))
+                refs[e].step(actions[-1])
+            vec.send(np.concatenate(actions))
+    assert seen_gathered
+
+
+@pytest.mark.parametrize("fail_seed, worker", [(0, 0), (3, 1)])  # worker 0 runs in the calling thread
+def test_an_exception_in_a_thread_is_a_worker_error(envs, fail_seed, worker):
+    vec = make(envs.Faulty, env_kwargs={"fail_seed": fail_seed}, seed=0)
+    vec.reset()
+    vec.step(vec.actions)
+    vec.step(vec.actions)
+    with pytest.raises(WorkerError) as info:
+        vec.step(vec.actions)
+    message = str(info.value)
+    assert message.startswith(f"thread {worker} (envs {2 * worker}..{2 * worker + 1}")
+    assert "raised during step" in message
+    assert "Traceback" in message and "env failed on purpose at step 3" in message
+    with pytest.raises(PufferError, match="closed after an error"):
+        vec.step(vec.actions)
+
+
+def test_a_hung_thread_times_out(envs):
+    vec = make(envs.Faulty, env_kwargs={"when": 2, "fail_seed": 2, "how": "hang"}, seed=0, timeout=0.5)
+    vec.reset()
+    vec.step(vec.actions)
+    with pytest.raises(WorkerError, match="thread 1 .* did not finish step within 0.5 s"):
+        vec.step(vec.actions)
+
+
+def test_bad_actions_are_clear_errors_and_the_backend_keeps_working(envs):
+    with make(envs.GilFree, seed=0) as vec:
+        vec.reset()
+        for actions, message in [(np.zeros(12, np.float32), "dtype float32"), (np.zeros(11, np.int32), "shape"),
+                                 (np.full(12, -1), "outside")]:
+            with pytest.raises(ActionError, match=message):
+                vec.step(actions)
+        vec.step(np.ones(12, np.int32))
+    with make(envs.GilFree, num_workers=4, batch_size=2, seed=0) as vec:
+        vec.async_reset()
+        vec.recv()
+        with pytest.raises(ActionError, match="shape"):
+            vec.send(np.zeros(12, np.int32))
+        vec.send(np.zeros(6, np.int32))
+        assert len(vec.recv()[5]) == 6
+
+
+def test_close_and_garbage_collection_stop_the_threads(envs):
+    before = set(threading.enumerate())  # a hung thread of an earlier test may still be finishing its sleep
+    new_threads = lambda: len(set(threading.enumerate()) - before)
+    vec = make(envs.GilFree, num_workers=4, batch_size=2, seed=0)
+    assert new_threads() == 4  # async: every group has its thread
+    vec.close()
+    vec.close()
+    assert new_threads() == 0
+    with pytest.raises(PufferError, match="closed"):
+        vec.reset()
+    vec = make(envs.GilFree, num_workers=4, seed=0)
+    assert new_threads() == 3  # sync: the caller steps group 0 itself
+    del vec
+    gc.collect()
+    assert new_threads() == 0
