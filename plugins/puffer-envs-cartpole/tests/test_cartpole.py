@@ -1,5 +1,9 @@
 """CartPole in C against Gymnasium CartPole-v1, plus the conformance kit."""
 
+import contextlib
+import os
+import shutil
+
 import numpy as np
 import puffer_core
 import pytest
@@ -140,3 +144,22 @@ class TestContinuousCartPoleConformance(Conformance):
     env = "cartpole"
     kwargs = {"num_envs": 8, "continuous": 1}
     soak_steps = 50_000
+
+
+def test_renders_the_pole(tmp_path):
+    pytest.importorskip("pyray")
+    from puffer_envs import render
+
+    if not os.environ.get("DISPLAY") and not shutil.which("Xvfb"):
+        pytest.skip("rendering needs an X server (Xvfb)")
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("DISPLAY"):
+            stack.enter_context(render.virtual_display())  # sets DISPLAY while inside
+        env = CartPole(num_envs=1, render_mode="rgb_array")
+        env.reset(seed=0)
+        set_states(env, np.array([[1.0, 0, 0.2, 0]], np.float32))
+        frame = env.render()
+        env.close()
+    assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8
+    cart_x = int(1.0 * 600 / 4.8 + 300)
+    assert tuple(frame[300, cart_x]) == (0, 187, 187), "the cart is drawn at x = 1.0"

@@ -108,7 +108,7 @@ def check_step_outputs(env, where: str) -> None:
     low, high = _space_bounds(env.single_observation_space)
     bad = ~((obs >= low) & (obs <= high))  # NaN is out of bounds too
     if bad.any():
-        idx = tuple(np.argwhere(bad)[0])
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
         value = obs[idx]
         lo = np.broadcast_to(low, obs.shape[1:])[idx[1:]]
         hi = np.broadcast_to(high, obs.shape[1:])[idx[1:]]

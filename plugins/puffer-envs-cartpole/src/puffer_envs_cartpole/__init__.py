@@ -15,6 +15,7 @@ class CartPole(CEnv):
     struct = "CartPole"
     config = {"continuous": 0, "max_steps": 500}
     renderer = "puffer_envs_cartpole.render:CartPoleRenderer"
+    keymap = {"LEFT": 0, "RIGHT": 1, "A": 0, "D": 1}  # puffer-envs play cartpole (nothing held pushes left)
 
     @classmethod
     def make_spaces(cls, config):

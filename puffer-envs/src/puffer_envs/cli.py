@@ -1,0 +1,105 @@
+"""`puffer-envs`: list installed envs, start a new env plugin, precompile C envs, play an env.
+
+    puffer-envs list                      # name, version, distribution, description (+ broken plugins)
+    puffer-envs new mygame [-o DIR]       # a complete plugin package from the template
+    puffer-envs build [names...]          # compile C envs into the cache now (e.g. in a Docker image)
+    puffer-envs play pong [--fps N ...]   # play with the keyboard (raylib)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def cmd_list(args) -> int:
+    from puffer_core import registry
+
+    reg = registry.refresh()
+    specs = sorted(reg.specs.values(), key=lambda s: s.name)
+    rows = [(s.name, s.version, s.distribution, s.description) for s in specs]
+    if rows:
+        widths = [max(len(str(r[i])) for r in [("name", "version", "distribution", ""), *rows]) for i in range(3)]
+        print(f"{'name':<{widths[0]}}  {'version':<{widths[1]}}  {'distribution':<{widths[2]}}  description")
+        for row in rows:
+            print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+    else:
+        print("no env plugins installed (pip install puffer-envs-cartpole, or puffer-envs new <name>)")
+    for name, dists in sorted(reg.conflicts.items()):
+        print(f"CONFLICT: {name!r} is registered by {', '.join(dists)}: uninstall all but one", file=sys.stderr)
+    for dist, error in sorted(reg.broken.items()):
+        print(f"BROKEN: plugin {dist} failed to load: {error.splitlines()[0]}", file=sys.stderr)
+    return 0
+
+
+def cmd_new(args) -> int:
+    from .template import create
+
+    path = create(args.name, args.output, description=args.description)
+    print(f"created {path}\nnext: pip install -e {path} && pytest {path / 'tests'} && puffer-train {args.name}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    import puffer_core
+
+    from . import build
+    from .cenv import CEnv
+
+    names = args.names or list(puffer_core.list_envs())
+    failures = 0
+    for name in names:
+        cls = puffer_core.get_spec(name).factory()
+        if not (isinstance(cls, type) and issubclass(cls, CEnv)):
+            print(f"{name}: not a C env, nothing to build")
+            continue
+        start = time.perf_counter()
+        try:
+            library = cls.build()
+        except build.BuildError as e:
+            failures += 1
+            print(f"{name}: FAILED\n{e}", file=sys.stderr)
+            continue
+        print(f"{name}: {library.path} ({time.perf_counter() - start:.1f}s)")
+    return 1 if failures else 0
+
+
+def cmd_play(args) -> int:
+    from .play import main as play_main  # imported lazily: it needs raylib
+
+    return play_main(args.play_args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="puffer-envs", description="Puffer's C environment SDK")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="installed envs, broken plugins and name conflicts").set_defaults(func=cmd_list)
+    new = sub.add_parser("new", help="create a new env plugin package from the template")
+    new.add_argument("name", help="env name: lowercase letters, digits and underscores, e.g. mygame")
+    new.add_argument("-o", "--output", default=".", help="folder to create puffer-envs-<name>/ in (default: .)")
+    new.add_argument("--description", default=None, help="one-line description of the env")
+    new.set_defaults(func=cmd_new)
+    b = sub.add_parser("build", help="compile C envs into the build cache now")
+    b.add_argument("names", nargs="*", help="env names (default: every installed env)")
+    b.set_defaults(func=cmd_build)
+    play = sub.add_parser("play", help="play an env with the keyboard: puffer-envs play <name> [--help]",
+                          add_help=False)
+    play.add_argument("play_args", nargs=argparse.REMAINDER)
+    play.set_defaults(func=cmd_play)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from puffer_core.errors import PufferError
+
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return args.func(args)
+    except PufferError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
