@@ -9,7 +9,8 @@ Keys come from the env class:
   held wins; nothing held plays `default_action` (0 unless the env says otherwise).
 - `keys_to_action(pressed: set[str]) -> action`: any action space (MultiDiscrete, Box), given the
   names of the keys held; may be a method, so it can depend on the env instance (e.g. a game's
-  action set).
+  action set). Returning None means "no move yet": the env is turn-based, nothing is stepped, and
+  from then on each key press (not each frame it is held) plays one move.
 
 The game is drawn by the env's `renderer`, or, for envs without one, from `env.render()` frames in
 rgb_array mode. `--agent-view` shows the observation instead: image observations scaled up,
@@ -41,6 +42,7 @@ class Controls:
                               "(e.g. keymap = {'UP': 1, 'DOWN': 2}) nor keys_to_action(pressed) -> action")
         self.default = getattr(env, "default_action", 0)
         self.entries: list[tuple[frozenset[str], object]] = []
+        self.described = "keys: see the env's keys_to_action"
         if self.function is None:
             if not isinstance(self.space, spaces.Discrete):
                 raise PufferError(f"env {name!r} has a {type(self.space).__name__} action space: a keymap covers "
@@ -53,6 +55,7 @@ class Controls:
                     raise ConfigError(f"keymap of {name!r} maps {keys!r} to action {action!r}, outside {self.space}")
                 resolved = frozenset(str(k).upper().removeprefix("KEY_") for k in names)
                 self.entries.append((resolved, action))
+            self.described = "keys: " + ", ".join(f"{'+'.join(sorted(k))}={a}" for k, a in self.entries)
             # Most specific first: ("UP", "SPACE") beats "UP" when both are held.
             self.entries.sort(key=lambda entry: -len(entry[0]))
 
@@ -65,9 +68,7 @@ class Controls:
         return self.default
 
     def help(self) -> str:
-        if self.function is not None:
-            return "keys: see the env's keys_to_action"
-        return "keys: " + ", ".join(f"{'+'.join(sorted(k))}={a}" for k, a in reversed(self.entries))
+        return self.described
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, dict]:
@@ -145,19 +146,30 @@ def main(argv: list[str] | None = None) -> int:
         actions[:] = controls.default
         steps = episodes = 0
         episode_return, last = 0.0, {}
-        while not (args.max_steps and steps >= args.max_steps):
-            view.overlay = stats_lines(steps, episodes, episode_return, last)
-            show()
-            if view.closed:
-                break
-            actions[0] = controls(render.pressed_keys())
-            env.step(actions)
-            steps += 1
-            episode_return += float(env.rewards[0])
-            if env.terminals[0] or env.truncations[0]:
-                episodes += 1
-                episode_return = 0.0
-                last = env.log() or last
+        previous, turn_based = set(), False
+        try:
+            while not (args.max_steps and steps >= args.max_steps):
+                view.overlay = stats_lines(steps, episodes, episode_return, last)
+                show()
+                if view.closed:
+                    break
+                held = render.pressed_keys()
+                # Turn-based envs answer None while no key is held: there each key press plays one move.
+                action = controls(held - previous if turn_based else held)
+                previous = held
+                if action is None:
+                    turn_based = True
+                    continue
+                actions[0] = action
+                env.step(actions)
+                steps += 1
+                episode_return += float(env.rewards[0])
+                if env.terminals[0] or env.truncations[0]:
+                    episodes += 1
+                    episode_return = 0.0
+                    last = env.log() or last
+        except KeyboardInterrupt:  # Ctrl+C in the terminal quits like Escape
+            pass
         print(f"played {steps} steps, {episodes} episodes finished" +
               (": " + ", ".join(f"{k}={v:.3g}" for k, v in last.items()) if last else ""), flush=True)
     finally:

@@ -89,8 +89,14 @@ class Renderer:
                               "under a virtual X server, e.g. `xvfb-run -a <command>`")
         rl.set_trace_log_level(rl.TraceLogLevel.LOG_WARNING)
         flags = rl.ConfigFlags.FLAG_WINDOW_HIDDEN if mode == "rgb_array" else 0
-        rl.set_config_flags(flags)
-        rl.init_window(self.width, self.height, self.title)
+        # An X server started without -noreset resets when its last client leaves, and a window opened
+        # right then fails: try again briefly before giving up.
+        for attempt in range(5):
+            rl.set_config_flags(flags)
+            rl.init_window(self.width, self.height, self.title)
+            if rl.is_window_ready():
+                break
+            time.sleep(0.1 * (attempt + 1))
         if not rl.is_window_ready():
             raise PufferError(f"raylib could not open a {self.width}x{self.height} window on display "
                               f"{os.environ.get('DISPLAY')!r}: is the X server running?")
@@ -307,7 +313,8 @@ def virtual_display(timeout: float = 10.0):
         raise FileNotFoundError("Xvfb is not installed (Debian/Ubuntu: apt-get install xvfb)")
     read_fd, write_fd = os.pipe()
     # -displayfd: Xvfb picks a free display itself and writes its number once it accepts clients.
-    proc = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+    proc = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
+                             "-noreset"],
                             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_fd)
     previous = os.environ.get("DISPLAY")
