@@ -135,12 +135,12 @@ def test_tower_kills_a_lone_creep():
     tower = e.units[FIRST_TOWER]  # Radiant top tier-1
     ty, tx = tile(tower)
     creep = add_creep(env, team=1, lane=0, y=ty, x=tx - 2)
-    for t in range(40):
+    steps = 0
+    while e.units[creep].alive and steps < 40:
         step(env)
-        if not e.units[creep].alive:
-            break
+        steps += 1
     assert not e.units[creep].alive, "the tower did not kill the creep"
-    assert t < 30
+    assert steps < 30  # 360 hp at 90 per tower shot every 5 steps
     assert tower.alive and 0 < tower.hp < tower.max_hp  # the creep hit back before dying
 
 
@@ -231,7 +231,7 @@ def test_tower_shoots_creeps_first_unless_a_hero_attacks_a_hero_under_it():
     ty, tx = tile(tower)
     creep = add_creep(env, team=1, lane=0, y=ty - 2, x=tx - 2)
     victim = place(env, 0, ty + 2, tx - 2)
-    attacker = place(env, 9, ty + 4, tx - 2)  # Dire carry, range 4, also in the tower's range
+    place(env, 9, ty + 4, tx - 2)  # Dire carry, range 4, also in the tower's range
     victim.hp = victim.max_hp = 5000.0
     step(env)
     assert tower.target == creep  # creeps before heroes
@@ -249,7 +249,7 @@ def test_hero_dies_and_respawns_at_its_fountain():
     fy, fx = env.map.fountain_y[0], env.map.fountain_x[0]
     cy, cx = env.map.camp_y[0], env.map.camp_x[0]
     place(env, 0, cy, cx)  # in the middle of a camp (its 4 neutrals stand on the diagonals): attack it
-    for t in range(10):
+    for _ in range(10):
         step(env, {0: [3, 3, 1, 0, 0, 0]})
         if not hero.alive:
             break

@@ -61,7 +61,7 @@ class MobaRenderer(Renderer):
             x, y = u.x * TILE, u.y * TILE + HEADER
             frac = u.hp / u.max_hp if u.max_hp > 0 else 0.0
             if u.kind == KIND_HERO:
-                heroes.append((i, u, x, y, frac))  # drawn last, on top
+                heroes.append((u, x, y, frac))  # drawn last, on top
             elif u.kind == KIND_TOWER:
                 size = 16 if u.tier == 5 else 10
                 self.rect(x - size / 2, y - size / 2, size, size, TEAM[u.team])
@@ -71,7 +71,7 @@ class MobaRenderer(Renderer):
                 self.rect(x - 2, y - 2, 4, 4, CREEP[u.team])
             else:
                 self.rect(x - 2, y - 2, 4, 4, TEAM[2])
-        for i, u, x, y, frac in heroes:
+        for u, x, y, frac in heroes:
             rl.draw_circle(int(x), int(y), 6.0, TEAM[u.team])
             rl.draw_circle_lines(int(x), int(y), 6.0, (255, 255, 255, 255))
             self.text(ROLE_LETTERS[u.role], x - 3, y - 4, 10, (0, 0, 0, 255))
