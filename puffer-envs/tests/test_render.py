@@ -135,7 +135,7 @@ def test_keymap_errors_are_clear():
         single_action_space = spaces.MultiDiscrete([3, 3])
         keymap = {"UP": 1}
 
-    with pytest.raises(PufferError, match="neither `keymap`"):
+    with pytest.raises(PufferError, match="neither `keymap`.*nor action_meanings"):
         Controls(NoKeys(), "nokeys")
     with pytest.raises(ConfigError, match="unknown key 'UPP'"):
         Controls(BadKey(), "bad")
@@ -143,6 +143,22 @@ def test_keymap_errors_are_clear():
         Controls(BadAction(), "bad")
     with pytest.raises(PufferError, match="keys_to_action"):
         Controls(Multi(), "multi")
+
+
+def test_keymap_from_ale_action_meanings():
+    class Ale:
+        single_action_space = spaces.Discrete(7)
+
+        def action_meanings(self):
+            return ["NOOP", "FIRE", "UP", "RIGHT", "UPRIGHT", "UPFIRE", "RESET"]
+
+    controls = Controls(Ale(), "ale")
+    assert controls(set()) == 0
+    assert controls({"SPACE"}) == 1
+    assert controls({"UP", "RIGHT"}) == 4
+    assert controls({"UP", "SPACE"}) == 5
+    assert controls({"RIGHT", "LEFT"}) == 3
+    assert "RESET" not in controls.help()
 
 
 def test_keys_to_action_hook_wins_over_keymap():

@@ -12,6 +12,10 @@ Keys come from the env class:
   action set). Returning None means "no move yet": the env is turn-based, nothing is stepped, and
   from then on each key press (not each frame it is held) plays one move.
 
+- `action_meanings`: ALE-style action names (a list, or a method returning one), e.g. emulated
+  Atari games: "UP", "LEFT", "FIRE", "UPRIGHTFIRE", ... become a keymap of arrow keys and SPACE
+  for FIRE, combinations as key tuples; NOOP (or action 0) is the default.
+
 The game is drawn by the env's `renderer`, or, for envs without one, from `env.render()` frames in
 rgb_array mode. `--agent-view` shows the observation instead: image observations scaled up,
 others as one bar per value.
@@ -29,6 +33,22 @@ from puffer_core.errors import ConfigError, PufferError
 
 from . import render
 
+ALE_KEYS = (("UP", "UP"), ("DOWN", "DOWN"), ("RIGHT", "RIGHT"), ("LEFT", "LEFT"), ("FIRE", "SPACE"))
+
+
+def keymap_from_action_meanings(meanings: list[str]) -> dict:
+    """{keys: action} for ALE-style action names: arrows for directions, SPACE for FIRE."""
+    keymap = {}
+    for action, meaning in enumerate(meanings):
+        rest, keys = str(meaning).upper(), []
+        for part, key in ALE_KEYS:
+            if part in rest:
+                keys.append(key)
+                rest = rest.replace(part, "", 1)
+        if keys and not rest:  # names made of other words (NOOP, RESET, ...) get no key
+            keymap[tuple(keys) if len(keys) > 1 else keys[0]] = action
+    return keymap
+
 
 class Controls:
     """Turns the set of held keys into agent 0's action."""
@@ -37,10 +57,16 @@ class Controls:
         self.space = env.single_action_space
         self.function = getattr(env, "keys_to_action", None)
         keymap = getattr(env, "keymap", None)
+        self.default = getattr(env, "default_action", 0)
+        meanings = getattr(env, "action_meanings", None)
+        if not keymap and meanings is not None:
+            meanings = list(meanings() if callable(meanings) else meanings)
+            keymap = keymap_from_action_meanings(meanings)
+            self.default = meanings.index("NOOP") if "NOOP" in meanings else self.default
         if self.function is None and not keymap:
             raise PufferError(f"env {name!r} cannot be played by hand: its class defines neither `keymap` "
-                              "(e.g. keymap = {'UP': 1, 'DOWN': 2}) nor keys_to_action(pressed) -> action")
-        self.default = getattr(env, "default_action", 0)
+                              "(e.g. keymap = {'UP': 1, 'DOWN': 2}), nor keys_to_action(pressed) -> action, "
+                              "nor action_meanings")
         self.entries: list[tuple[frozenset[str], object]] = []
         self.described = "keys: see the env's keys_to_action"
         if self.function is None:
