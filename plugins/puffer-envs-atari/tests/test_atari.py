@@ -4,6 +4,14 @@ import numpy as np
 import puffer_core
 import pytest
 from puffer_core.errors import ConfigError
+from puffer_envs.testing import Conformance
+
+
+class TestAtariConformance(Conformance):
+    env = "atari:pong"  # (Breakout's screen stands still until FIRE, so its no-op starts look alike)
+    kwargs = {"num_envs": 2, "noop_max": 30}  # no-op starts: without them ALE ignores the seed
+    steps = 128
+    soak_steps = 2_000  # ALE emulates ~10k frames/s: keep the soak short
 
 
 def screens(env):
@@ -117,6 +125,35 @@ def test_frame_stacking_shifts_frames_oldest_first():
     env.close()
 
 
+def test_noop_starts_follow_the_seed():
+    def first_frames(seed):
+        env = puffer_core.make("atari:breakout", num_envs=3, noop_max=30)
+        env.reset(seed=seed)
+        counts = [g.unwrapped.ale.getEpisodeFrameNumber() // 4 for g in env.games]
+        env.close()
+        return counts
+
+    counts = first_frames(3)
+    assert counts == first_frames(3) and counts != first_frames(4)
+    assert len(set(counts)) > 1 and max(counts) <= 30
+
+
+def test_out_of_range_actions_in_the_buffer_play_noop():
+    env = puffer_core.make("atari:pong", num_envs=2)
+    reference = puffer_core.make("atari:pong", num_envs=2)
+    env.reset(seed=0)
+    reference.reset(seed=0)
+    for _ in range(10):
+        env.actions[:] = [255, -7]  # past validation, as a buggy trainer could write them
+        env.step(env.actions)
+        reference.step(np.zeros(2, np.int32))
+    assert np.array_equal(env.observations, reference.observations)
+    with pytest.raises(puffer_core.ActionError, match="outside"):
+        env.step(np.array([6, 0]))
+    env.close()
+    reference.close()
+
+
 def test_render_returns_the_full_rgb_frame():
     env = puffer_core.make("atari:pong", num_envs=2, render_mode="rgb_array")
     env.reset(seed=0)
@@ -128,6 +165,9 @@ def test_render_returns_the_full_rgb_frame():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"game": "pongg"}, "Did you mean pong"),
+    ({"frame_skip": 4}, "unknown Atari kwarg.*'frame_skip'.*frameskip=4"),
+    ({"life_loss_terminal": "yes"}, "life_loss_terminal"),
+    ({"noop_max": -1}, "noop_max"),
     ({"frame_stack": 0}, "frame_stack must be an integer >= 1"),
     ({"frame_stack": 32}, "recurrent"),
     ({"frameskip": 2.5}, "frameskip"),
@@ -141,14 +181,14 @@ def test_bad_kwargs_are_clear_errors(kwargs, message):
 
 def test_multiprocessing_backend_matches_single_games():
     # Env object j of a vector backend is seeded seed + j; with one game per object, game j is seeded seed + j.
-    actions = np.random.default_rng(5).integers(0, 4, (25, 4)).astype(np.int32)
+    actions = np.random.default_rng(5).integers(0, 4, (10, 4)).astype(np.int32)
     vec = puffer_core.vector.make("atari:breakout", backend="multiprocessing", num_envs=4, num_workers=2, seed=11)
     singles = [puffer_core.make("atari:breakout") for _ in range(4)]
     try:
         obs = vec.reset()[0]
         for j, env in enumerate(singles):
             assert np.array_equal(obs[j], env.reset(seed=11 + j)[0][0])
-        for t in range(25):
+        for t in range(10):
             obs = vec.step(actions[t])[0]
             for j, env in enumerate(singles):
                 assert np.array_equal(obs[j], env.step(actions[t, j:j + 1])[0][0])
