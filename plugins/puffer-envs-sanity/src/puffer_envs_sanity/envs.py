@@ -1,0 +1,211 @@
+"""Sanity envs: tiny vectorized numpy PufferEnvs with known optimal returns.
+
+Each one tests one capability of a trainer. All of them log `score`, normalized so that the optimal
+policy scores 1.0, next to `episode_return`, `episode_length` and `n` (the log ABI).
+`num_envs` copies run in one object, every episode auto-resets inside `step`, and `reset(seed)`
+makes the whole run deterministic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import puffer_core
+from gymnasium import spaces
+from puffer_core.errors import ConfigError
+from puffer_core.logs import LogAccumulator
+
+
+def _positive(name: str, value) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class SanityEnv(puffer_core.PufferEnv):
+    """Shared plumbing: spaces, buffers, seeding and the Log of finished episodes."""
+
+    log_fields = ("score", "episode_return", "episode_length", "n")
+
+    def __init__(self, observation_space, action_space, num_agents: int, buffers=None):
+        self.single_observation_space = observation_space
+        self.single_action_space = action_space
+        self.num_agents = num_agents
+        super().__init__(buffers)
+        self.rng = np.random.default_rng()
+        self.stats = LogAccumulator(self.log_fields)
+
+    def _reset(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.truncations[:] = 0
+        self.rewards[:] = 0
+        self.terminals[:] = 0
+        self._start(np.ones(self.num_envs, bool))
+
+    def _start(self, envs: np.ndarray) -> None:
+        """Begin new episodes in the envs selected by the boolean mask `envs` and write their observations."""
+        raise NotImplementedError
+
+    def _finish(self, done: np.ndarray, returns: np.ndarray, lengths, optimum: float) -> None:
+        """Log the episodes of the envs in `done` (boolean) and restart them."""
+        count = int(np.count_nonzero(done))
+        if count:
+            self.stats.add(count, score=returns[done] / optimum, episode_return=returns[done],
+                           episode_length=np.broadcast_to(lengths, done.shape)[done])
+            self._start(done)
+
+    def pop_log_sums(self):
+        return self.stats.pop()
+
+
+class Bandit(SanityEnv):
+    """One step: a one-hot cue shows which of `arms` arms pays 1. Random policy scores 1/arms."""
+
+    def __init__(self, num_envs: int = 1, arms: int = 4, buffers=None):
+        self.num_envs = _positive("num_envs", num_envs)
+        self.arms = _positive("arms", arms)
+        super().__init__(spaces.Box(0, 1, (self.arms,), np.float32), spaces.Discrete(self.arms), self.num_envs,
+                         buffers)
+        self.cue = np.zeros(self.num_envs, np.int64)
+
+    def _start(self, envs):
+        self.cue[envs] = self.rng.integers(0, self.arms, int(np.count_nonzero(envs)))
+        self.observations[envs] = 0
+        self.observations[envs, self.cue[envs]] = 1
+
+    def _step(self):
+        reward = (self.actions == self.cue).astype(np.float32)
+        self.rewards[:] = reward
+        self.terminals[:] = 1
+        self._finish(np.ones(self.num_envs, bool), reward, 1, optimum=1.0)
+
+
+class Memory(SanityEnv):
+    """A cue (one of `cues`) is shown at t=0, then `delay` blank steps follow; on the last of them a query
+    flag is set and the action must name the cue (reward 1). Without memory the best score is 1/cues.
+
+    Observation: one-hot cue (only at t=0), then a query flag (only at t=delay).
+    """
+
+    def __init__(self, num_envs: int = 1, cues: int = 2, delay: int = 4, buffers=None):
+        self.num_envs = _positive("num_envs", num_envs)
+        self.cues = _positive("cues", cues)
+        self.delay = _positive("delay", delay)
+        super().__init__(spaces.Box(0, 1, (self.cues + 1,), np.float32), spaces.Discrete(self.cues),
+                         self.num_envs, buffers)
+        self.cue = np.zeros(self.num_envs, np.int64)
+        self.t = np.zeros(self.num_envs, np.int64)
+
+    def _start(self, envs):
+        self.cue[envs] = self.rng.integers(0, self.cues, int(np.count_nonzero(envs)))
+        self.t[envs] = 0
+        self.observations[envs] = 0
+        self.observations[envs, self.cue[envs]] = 1
+
+    def _step(self):
+        query = self.t == self.delay
+        reward = (query & (self.actions == self.cue)).astype(np.float32)
+        self.rewards[:] = reward
+        self.terminals[:] = query
+        self.t += 1
+        self.observations[:] = 0
+        self.observations[:, -1] = self.t == self.delay
+        self._finish(query, reward, self.delay + 1, optimum=1.0)
+
+
+class Continuous(SanityEnv):
+    """Move a point onto a target with Box actions (a displacement per step, clipped to [-1, 1]).
+
+    Observation: [x, y, target_x, target_y]; both start uniform in [-0.5, 0.5]^2, so one step can reach
+    the target. Each of the `steps` steps pays 1 - min(distance, 1); the optimum (reach it on the first
+    step, then stay) scores 1.0.
+    """
+
+    def __init__(self, num_envs: int = 1, steps: int = 4, buffers=None):
+        self.num_envs = _positive("num_envs", num_envs)
+        self.steps = _positive("steps", steps)
+        super().__init__(spaces.Box(-1, 1, (4,), np.float32), spaces.Box(-1, 1, (2,), np.float32),
+                         self.num_envs, buffers)
+        self.pos = np.zeros((self.num_envs, 2), np.float32)
+        self.target = np.zeros((self.num_envs, 2), np.float32)
+        self.t = np.zeros(self.num_envs, np.int64)
+        self.ret = np.zeros(self.num_envs, np.float32)
+
+    def _start(self, envs):
+        count = int(np.count_nonzero(envs))
+        self.pos[envs] = self.rng.uniform(-0.5, 0.5, (count, 2))
+        self.target[envs] = self.rng.uniform(-0.5, 0.5, (count, 2))
+        self.t[envs] = 0
+        self.ret[envs] = 0
+        self._observe()
+
+    def _observe(self):
+        self.observations[:, :2] = self.pos
+        self.observations[:, 2:] = self.target
+
+    def _step(self):
+        self.pos[:] = np.clip(self.pos + np.clip(self.actions, -1, 1), -1, 1)
+        distance = np.linalg.norm(self.pos - self.target, axis=1)
+        reward = 1 - np.minimum(distance, 1)
+        self.rewards[:] = reward
+        self.ret += reward
+        self.t += 1
+        done = self.t >= self.steps
+        self.terminals[:] = done
+        self._observe()
+        self._finish(done, self.ret.copy(), self.steps, optimum=float(self.steps))
+
+
+class Coop(SanityEnv):
+    """Two agents per env (rows 2e and 2e+1) both see a shared cue and their role, and are both paid 1
+    when their actions match. Random play scores 1/actions; agents that agree on a convention score 1."""
+
+    def __init__(self, num_envs: int = 1, actions: int = 4, buffers=None):
+        self.num_envs = _positive("num_envs", num_envs)
+        self.n_actions = _positive("actions", actions)
+        super().__init__(spaces.Box(0, 1, (2 + self.n_actions,), np.float32), spaces.Discrete(self.n_actions),
+                         2 * self.num_envs, buffers)
+        self.cue = np.zeros(self.num_envs, np.int64)
+        self.observations[:] = 0
+        self.observations[0::2, 0] = 1  # role one-hot: agent 0 of each env ...
+        self.observations[1::2, 1] = 1  # ... and agent 1
+
+    def _start(self, envs):
+        self.cue[envs] = self.rng.integers(0, self.n_actions, int(np.count_nonzero(envs)))
+        rows = np.repeat(envs, 2)
+        self.observations[rows, 2:] = 0
+        self.observations[rows, 2 + np.repeat(self.cue[envs], 2)] = 1
+
+    def _step(self):
+        actions = self.actions.reshape(self.num_envs, 2)
+        reward = (actions[:, 0] == actions[:, 1]).astype(np.float32)
+        self.rewards[:] = np.repeat(reward, 2)
+        self.terminals[:] = 1
+        self._finish(np.ones(self.num_envs, bool), reward, 1, optimum=1.0)
+
+
+class MultiDiscreteCue(SanityEnv):
+    """One step: a cue per component of a MultiDiscrete(nvec) action (concatenated one-hots); each
+    matched component pays 1/len(nvec)."""
+
+    def __init__(self, num_envs: int = 1, nvec: tuple[int, ...] = (2, 3, 4), buffers=None):
+        self.num_envs = _positive("num_envs", num_envs)
+        self.nvec = np.array([_positive("nvec entries", int(v)) for v in nvec], np.int64)
+        if len(self.nvec) == 0:
+            raise ConfigError("nvec must list at least one component size, e.g. [2, 3, 4]")
+        self.offsets = np.concatenate([[0], np.cumsum(self.nvec)[:-1]])
+        super().__init__(spaces.Box(0, 1, (int(self.nvec.sum()),), np.float32), spaces.MultiDiscrete(self.nvec),
+                         self.num_envs, buffers)
+        self.cue = np.zeros((self.num_envs, len(self.nvec)), np.int64)
+
+    def _start(self, envs):
+        count = int(np.count_nonzero(envs))
+        self.cue[envs] = (self.rng.random((count, len(self.nvec))) * self.nvec).astype(np.int64)
+        self.observations[envs] = 0
+        rows = np.flatnonzero(envs)[:, None]
+        self.observations[rows, self.offsets + self.cue[envs]] = 1
+
+    def _step(self):
+        reward = (self.actions == self.cue).mean(axis=1).astype(np.float32)
+        self.rewards[:] = reward
+        self.terminals[:] = 1
+        self._finish(np.ones(self.num_envs, bool), reward, 1, optimum=1.0)

@@ -1,0 +1,25 @@
+"""Registers the sanity envs; each ships its own training config in configs/<name>.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from puffer_core import EnvSpec, hookimpl
+
+CONFIGS = Path(__file__).parent / "configs"
+
+ENVS = {
+    # name: (class, description)
+    "bandit": ("Bandit", "one-step contextual bandit: pick the arm the cue shows"),
+    "memory": ("Memory", "recall a cue shown at t=0 after a delay (needs an LSTM)"),
+    "continuous": ("Continuous", "Box actions: move a point onto a target"),
+    "coop": ("Coop", "two agents per env paid for matching actions (multi-agent rows)"),
+    "multidiscrete": ("MultiDiscreteCue", "MultiDiscrete actions matching a cue per component"),
+}
+
+
+@hookimpl
+def puffer_envs():
+    return [EnvSpec(name=f"sanity-{name}", make=f"puffer_envs_sanity.envs:{cls}",
+                    config=(CONFIGS / f"{name}.toml").read_text(), description=description)
+            for name, (cls, description) in ENVS.items()]

@@ -1,0 +1,91 @@
+"""Checkpoints: written atomically, loaded without executing code.
+
+A checkpoint is a dict of tensors and plain data (no pickled classes), so `torch.load(weights_only=True)`
+reads it: model and optimizer state, RNG states (torch, numpy, python) as lists and tensors, the
+epoch and step counters, the env name and the resolved config as plain data.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from puffer_core.errors import ConfigError, PufferError
+
+FORMAT = "puffer-train/1"
+
+
+class CheckpointError(PufferError):
+    """A checkpoint that cannot be read or does not belong to the requested env."""
+
+
+def rng_state(device: torch.device) -> dict:
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, state, gauss_next = random.getstate()
+    out = {"torch": torch.get_rng_state(),
+           "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
+           "python": [version, list(state), gauss_next]}
+    if device.type == "cuda":
+        out["cuda"] = torch.cuda.get_rng_state(device)
+    return out
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, np.array(keys, np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def save(path: Path, *, env: str, config: dict, agent, optimizer, epoch: int, global_step: int,
+         device: torch.device, stats: dict | None = None) -> Path:
+    """Write the checkpoint to a temporary file, then rename it over `path` (never half-written)."""
+    data = {"format": FORMAT, "env": env, "config": config, "model": agent.state_dict(),
+            "optimizer": optimizer.state_dict(), "epoch": epoch, "global_step": global_step,
+            "rng": rng_state(device), "stats": dict(stats or {})}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(data, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load(path: str | Path, env: str | None = None) -> dict:
+    """Read a checkpoint (data only, no code runs). With `env`, check that it was trained on that env."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path} is not a readable puffer-train checkpoint ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else 'no detail'}); "
+                              "pass a .pt file written by puffer-train") from None
+    missing = {"format", "env", "config", "model", "optimizer", "epoch", "global_step", "rng"} - set(
+        data if isinstance(data, dict) else {})
+    if not isinstance(data, dict) or data.get("format") != FORMAT or missing:
+        raise CheckpointError(f"{path} is a torch file but not a puffer-train checkpoint "
+                              f"(format {data.get('format') if isinstance(data, dict) else type(data).__name__!r}, "
+                              f"missing {sorted(missing)})")
+    if env is not None and data["env"] != env:
+        raise ConfigError(f"checkpoint {path} was trained on env {data['env']!r}, not {env!r}; "
+                          f"run it with `{data['env']}` or pick a checkpoint of {env!r}")
+    return data
+
+
+def load_weights(agent, data: dict, path) -> None:
+    try:
+        agent.load_state_dict(data["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {path} does not fit this policy (was [policy] changed?): "
+                              f"{str(e).splitlines()[0]} ...") from None

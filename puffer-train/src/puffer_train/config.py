@@ -1,0 +1,278 @@
+"""Training configuration: the sections [vec], [train], [policy] as dataclasses, plus free-form [env].
+
+Layers, later wins: these defaults < the plugin's TOML (EnvSpec.config) < `--config FILE.toml` < flags.
+TOML keys use underscores; flags use dashes (`--train.learning-rate 3e-4`). Every option carries a
+one-line doc in its field metadata, from which `puffer-train --help` is generated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from puffer_core.errors import ConfigError
+
+
+def opt(default, doc: str):
+    """A config field with its default and one-line help text."""
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass
+class VecConfig:
+    backend: str = opt("serial", "vector backend: serial, threads or multiprocessing")
+    num_envs: int = opt(1, "env objects to run (each may hold many agents, see [env] num_envs)")
+    num_workers: int = opt(0, "worker threads or processes (0: the backend's default)")
+    batch_size: int = opt(0, "env objects per recv for async backends (0: all of them, synchronous)")
+
+
+@dataclass
+class TrainConfig:
+    seed: int = opt(1, "seeds torch, numpy, python and the envs (env i gets seed + i)")
+    device: str = opt("cpu", "torch device: cpu, cuda or cuda:N")
+    total_timesteps: int = opt(2_000_000, "agent steps to train for")
+    horizon: int = opt(32, "steps per experience segment (also the LSTM's backprop-through-time length)")
+    batch_size: int = opt(0, "agent steps collected per update, a multiple of horizon (0: agents x horizon)")
+    minibatch_size: int = opt(8192, "agent steps per gradient step (whole segments)")
+    update_epochs: int = opt(2, "passes over each batch")
+    learning_rate: float = opt(3e-4, "Adam learning rate")
+    anneal_lr: bool = opt(True, "decay the learning rate linearly to 0 over total_timesteps")
+    adam_eps: float = opt(1e-5, "Adam epsilon")
+    gamma: float = opt(0.99, "discount factor")
+    gae_lambda: float = opt(0.95, "GAE lambda")
+    clip_coef: float = opt(0.2, "PPO policy ratio clip")
+    vf_coef: float = opt(0.5, "value loss weight")
+    vf_clip_coef: float = opt(0.2, "value clip around the old value estimate")
+    ent_coef: float = opt(0.01, "entropy bonus weight")
+    max_grad_norm: float = opt(0.5, "gradient norm clip")
+    norm_adv: bool = opt(True, "normalize advantages per minibatch")
+    vtrace: bool = opt(False, "V-trace-style clipping of importance ratios when advantages are recomputed per epoch")
+    vtrace_rho_clip: float = opt(1.0, "V-trace rho clip (clips the TD error's importance ratio)")
+    vtrace_c_clip: float = opt(1.0, "V-trace c clip (clips the trace's importance ratio)")
+    prio_alpha: float = opt(0.0, "prioritized segment sampling exponent on |advantage| (0: uniform)")
+    prio_beta0: float = opt(0.2, "initial importance-weight exponent, annealed to 1 over training")
+    torch_threads: int = opt(1, "torch CPU threads (0: one per core; more only pays for big models on idle cores)")
+    checkpoint_interval: int = opt(100, "save a checkpoint every N epochs (and at the end)")
+    data_dir: str = opt("runs", "folder for run directories (checkpoints, TensorBoard, config)")
+    run_name: str = opt("", "run directory name (empty: <env>_<date>_<time>)")
+    dashboard: bool = opt(True, "live terminal dashboard (plain lines when off or not a terminal)")
+    log_interval: float = opt(1.0, "seconds between dashboard refreshes or plain log lines")
+    tensorboard: bool = opt(True, "write TensorBoard event files into the run directory")
+    target: float = opt(math.inf, "stop early once target_metric's mean reaches this value (inf: never)")
+    target_metric: str = opt("episode_return", "episode statistic compared against target")
+    eval_episodes: int = opt(100, "episodes in the final evaluation (0: skip it)")
+    eval_deterministic: bool = opt(False, "final evaluation takes the most likely action instead of sampling")
+
+
+@dataclass
+class PolicyConfig:
+    hidden_size: int = opt(128, "width of the encoder output, the LSTM and the heads")
+    num_layers: int = opt(2, "hidden layers of the default MLP encoder")
+    recurrent: bool = opt(False, "insert an LSTM between encode_observations and decode_actions")
+    kwargs: dict = opt({}, "extra keyword arguments for the plugin's policy class")
+
+
+SECTIONS = {"vec": VecConfig, "train": TrainConfig, "policy": PolicyConfig}
+ALL_SECTIONS = ("env", *SECTIONS)
+
+
+@dataclass
+class Config:
+    env: dict[str, Any]
+    vec: VecConfig
+    train: TrainConfig
+    policy: PolicyConfig
+
+    def to_dict(self) -> dict:
+        """Plain data (JSON/TOML-able); what checkpoints and the run directory store."""
+        return {"env": dict(self.env), "vec": asdict(self.vec), "train": asdict(self.train),
+                "policy": asdict(self.policy)}
+
+
+def defaults() -> dict:
+    return Config({}, VecConfig(), TrainConfig(), PolicyConfig()).to_dict()
+
+
+def option_docs() -> list[tuple[str, str, Any, str]]:
+    """(flag, type name, default, doc) of every option, for --help."""
+    out = []
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            default = f.default_factory() if f.default is MISSING else f.default
+            out.append((f"--{section}.{f.name.replace('_', '-')}", _type_name(f.type), default, f.metadata["doc"]))
+    return out
+
+
+def _type_name(t) -> str:
+    return t if isinstance(t, str) else t.__name__
+
+
+def _field_types(section: str) -> dict[str, str]:
+    return {f.name: _type_name(f.type) for f in fields(SECTIONS[section])}
+
+
+def valid_flags() -> list[str]:
+    return [flag for flag, *_ in option_docs()] + ["--env.<kwarg>"]
+
+
+# -- merging and checking layers -------------------------------------------------------------------
+
+def merge(base: dict, layer: dict, source: str) -> dict:
+    """`layer` over `base`, both {section: {key: value}}; unknown sections or keys are ConfigErrors."""
+    out = {section: dict(values) for section, values in base.items()}
+    for section, values in layer.items():
+        if section not in ALL_SECTIONS:
+            raise ConfigError(f"unknown config section [{section}] in {source}.{_hint(section, ALL_SECTIONS)} "
+                              f"Sections: {', '.join(ALL_SECTIONS)}.")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] in {source} must be a table of key = value pairs, got {values!r}")
+        for key, value in values.items():
+            out.setdefault(section, {})[key] = value if section == "env" else _check(section, key, value, source)
+    return out
+
+
+def _check(section: str, key: str, value, source: str):
+    types = _field_types(section)
+    if key not in types:
+        raise ConfigError(f"unknown option {section}.{key} in {source}.{_hint(key, types)} "
+                          f"Options of [{section}]: {', '.join(types)}.")
+    want = types[key]
+    ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+          "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+          "bool": isinstance(value, bool), "str": isinstance(value, str), "dict": isinstance(value, dict)}[want]
+    if not ok:
+        raise ConfigError(f"{section}.{key} in {source} must be a {want}, got {value!r}")
+    return float(value) if want == "float" else value
+
+
+def _hint(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def load_toml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
+
+
+def build(layers: list[tuple[dict, str]]) -> Config:
+    """Apply (layer, source-name) pairs over the defaults and return the checked Config."""
+    merged = defaults()
+    for layer, source in layers:
+        merged = merge(merged, layer, source)
+    return from_dict(merged)
+
+
+def from_dict(data: dict) -> Config:
+    merged = merge(defaults(), data, "the stored config")
+    config = Config(dict(merged.get("env", {})), VecConfig(**merged["vec"]), TrainConfig(**merged["train"]),
+                    PolicyConfig(**merged["policy"]))
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Value checks that types alone cannot express."""
+    t = config.train
+    positive = {"train.total_timesteps": t.total_timesteps, "train.horizon": t.horizon,
+                "train.minibatch_size": t.minibatch_size, "train.update_epochs": t.update_epochs,
+                "train.checkpoint_interval": t.checkpoint_interval, "vec.num_envs": config.vec.num_envs,
+                "policy.hidden_size": config.policy.hidden_size}
+    for name, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{name} must be at least 1, got {value}")
+    for name, value in {"train.batch_size": t.batch_size, "vec.num_workers": config.vec.num_workers,
+                        "vec.batch_size": config.vec.batch_size, "train.eval_episodes": t.eval_episodes,
+                        "train.torch_threads": t.torch_threads, "policy.num_layers": config.policy.num_layers}.items():
+        if value < 0:
+            raise ConfigError(f"{name} must be 0 or more, got {value}")
+    if t.batch_size % t.horizon:
+        raise ConfigError(f"train.batch_size ({t.batch_size}) must be a multiple of train.horizon ({t.horizon}): "
+                          "experience is stored in whole segments")
+    if not 0 <= t.gamma <= 1 or not 0 <= t.gae_lambda <= 1:
+        raise ConfigError(f"train.gamma and train.gae_lambda must lie in [0, 1], got {t.gamma} and {t.gae_lambda}")
+    if t.learning_rate <= 0:
+        raise ConfigError(f"train.learning_rate must be positive, got {t.learning_rate}")
+
+
+# -- command-line flags ----------------------------------------------------------------------------
+
+def parse_value(text: str):
+    """A flag value as a TOML literal (numbers, true/false, [lists], {tables}); otherwise a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def flags_to_layer(pairs: list[tuple[str, str | None]]) -> dict:
+    """[("--train.learning-rate", "3e-4"), ...] -> {"train": {"learning_rate": 3e-4}}.
+
+    A bool option given without a value means true. Unknown flags raise a ConfigError that names the
+    closest valid flag."""
+    layer: dict[str, dict] = {}
+    flags = valid_flags()
+    for flag, text in pairs:
+        section, _, key = flag[2:].partition(".")
+        key = key.replace("-", "_")
+        if section == "env" and key:
+            if text is None:
+                raise ConfigError(f"{flag} needs a value, e.g. {flag} 4")
+            layer.setdefault("env", {})[key] = parse_value(text)
+            continue
+        if section not in SECTIONS or key not in _field_types(section):
+            close = difflib.get_close_matches(flag, flags, n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"unknown option {flag}.{hint} See puffer-train --help for every option.")
+        kind = _field_types(section)[key]
+        if text is None:
+            if kind != "bool":
+                raise ConfigError(f"{flag} needs a value ({kind})")
+            value = True
+        else:
+            value = text if kind == "str" else parse_value(text)
+            if kind == "bool" and isinstance(value, str):
+                value = {"yes": True, "on": True, "no": False, "off": False}.get(value.lower(), value)
+        layer.setdefault(section, {})[key] = _check(section, key, value, f"flag {flag}")
+    return layer
+
+
+def to_toml(data: dict) -> str:
+    """Plain config data as TOML (tables of scalars, lists and inline tables)."""
+    lines = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if math.isnan(value):
+            return "nan"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise ConfigError(f"cannot write {value!r} ({type(value).__name__}) into a TOML config")

@@ -1,0 +1,543 @@
+"""PPO for any registered Puffer env, readable top to bottom:
+
+    resolve the config -> make the vector env and the policy -> loop { rollout into the segmented buffer,
+    GAE (+ optional V-trace clipping), several epochs of clipped PPO over whole-segment minibatches
+    (optionally prioritized by |advantage|), log, checkpoint } -> short final evaluation.
+
+Exact resume: the envs are (re)seeded from train.seed and the epoch at the start of training and right
+after every interval checkpoint, so a run resumed from a checkpoint sees the same env states, the same
+RNG streams and the same weights as the run that wrote it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import puffer_core
+import torch
+from puffer_core import spaces as sp
+from puffer_core.errors import ConfigError, PufferError
+
+from . import checkpoint as ckpt
+from . import config as cfg
+from .dashboard import Dashboard, machine
+from .experience import Experience
+from .policy import evaluate as evaluate_actions
+from .policy import make_policy, sample
+
+
+class TrainingError(PufferError, RuntimeError):
+    """Training cannot go on (e.g. a non-finite loss); the message says where and what was kept."""
+
+
+# -- configuration -----------------------------------------------------------------------------------
+
+def resolve_config(env: str, *, resume: str | Path | None = None, config_file: str | Path | None = None,
+                   layers: list[tuple[dict, str]] | None = None, **sections) -> tuple[cfg.Config, dict | None]:
+    """Trainer defaults < the plugin's TOML < config_file < layers (e.g. CLI flags) < sections (API kwargs).
+    When resuming, the checkpoint's stored config replaces the first two layers."""
+    spec = puffer_core.get_spec(env)  # EnvNotFoundError names the installed envs and the closest one
+    data = None
+    if resume is not None:
+        data = ckpt.load(resume, env)
+        stack = [(data["config"], f"checkpoint {resume}")]
+    else:
+        stack = [(spec.training_config(), f"the training TOML of env {env!r}")]
+    if config_file is not None:
+        stack.append((cfg.load_toml(config_file), str(config_file)))
+    stack += list(layers or [])
+    for section, values in sections.items():
+        if section not in cfg.ALL_SECTIONS:
+            raise ConfigError(f"unknown keyword {section!r}; pass sections as dicts: "
+                              f"{', '.join(f'{s}={{...}}' for s in cfg.ALL_SECTIONS)}")
+        stack.append(({section: values}, f"keyword {section}="))
+    return cfg.build(stack), data
+
+
+def pick_device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ConfigError(f"train.device {name!r} is not a torch device ({e}); use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is cuda but this torch build sees no CUDA GPU; use --train.device cpu")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_vec(spec, config: cfg.Config, seed: int, env_overrides: dict | None = None):
+    v = config.vec
+    return puffer_core.vector.make(spec, backend=v.backend, num_envs=v.num_envs, num_workers=v.num_workers or None,
+                                   batch_size=v.batch_size or None, seed=seed,
+                                   env_kwargs={**config.env, **(env_overrides or {})})
+
+
+# -- acting ----------------------------------------------------------------------------------------
+
+class Actor:
+    """Runs the policy on the batches a vector env hands back and sends the actions in place.
+
+    Keeps the LSTM state of every agent between steps, zeroed where an episode begins."""
+
+    def __init__(self, vec, agent, device: torch.device):
+        self.vec, self.agent, self.device = vec, agent, device
+        self.num_agents = vec.num_agents
+        self.all_ids = np.arange(self.num_agents)
+        space = vec.single_action_space
+        self.bounds = None
+        if sp.action_bounds(space) is None:
+            self.bounds = (np.broadcast_to(space.low, space.shape), np.broadcast_to(space.high, space.shape))
+            self.offset = 0
+        else:
+            self.offset = np.asarray(getattr(space, "start", 0))
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.state = self.agent.initial_state(self.num_agents, self.device) if self.agent.recurrent else None
+
+    def recv(self):
+        obs, rewards, terminals, truncations, _infos, ids, masks = self.vec.recv()
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        whole = len(ids) == self.num_agents and np.array_equal(ids, self.all_ids)
+        return obs, rewards, terminals, truncations, ids, masks, whole
+
+    @torch.no_grad()
+    def act(self, obs, starts: torch.Tensor, ids: np.ndarray, whole: bool, deterministic: bool = False):
+        """(observations as a tensor, actions, log-probs, values, the LSTM state the batch started from)."""
+        o = torch.from_numpy(np.asarray(obs)).to(self.device, non_blocking=True)
+        state = None
+        if self.state is not None:
+            keep = (1.0 - starts).unsqueeze(1)  # zero the state where an episode begins
+            rows = slice(None) if whole else torch.from_numpy(ids).to(self.device)
+            state = (self.state[0][rows] * keep, self.state[1][rows] * keep)
+        logits, value, new_state = self.agent.step(o, state)
+        action, logprob = sample(logits, deterministic)
+        if self.state is not None:
+            self.state[0][rows] = new_state[0]
+            self.state[1][rows] = new_state[1]
+        return o, action, logprob, value, state
+
+    def send(self, action: torch.Tensor, ids: np.ndarray, whole: bool) -> None:
+        host = action.cpu().numpy()
+        if self.bounds is not None:
+            host = np.clip(host, *self.bounds)
+        else:
+            host = host + self.offset if np.any(self.offset) else host
+        if whole:
+            self.vec.actions[...] = host
+        else:
+            self.vec.actions[ids] = host
+        self.vec.send(self.vec.actions)
+
+
+def done_flags(terminals, truncations, device) -> torch.Tensor:
+    return torch.from_numpy(np.maximum(np.asarray(terminals), np.asarray(truncations))).to(device).float()
+
+
+def rollout(actor: Actor, exp: Experience, timers: dict) -> None:
+    """Fill every segment of `exp` in place."""
+    device = actor.device
+    exp.start_rollout()
+    while not exp.full:
+        t0 = time.perf_counter()
+        obs, rewards, terminals, truncations, ids, masks, whole = actor.recv()
+        t1 = time.perf_counter()
+        starts = done_flags(terminals, truncations, device)
+        record, seg, step, new = exp.claim(ids)
+        o, action, logprob, value, state = actor.act(obs, starts, ids, whole)
+        if exp.state is not None and len(new):
+            # The LSTM state each newly claimed segment starts from, used again when training on it.
+            segs = torch.from_numpy(exp.segment_of[ids[new]]).to(device)
+            pos = torch.from_numpy(new).to(device)
+            exp.state[0][segs] = state[0][pos]
+            exp.state[1][segs] = state[1][pos]
+        if len(record):
+            s, t = torch.from_numpy(seg).to(device), torch.from_numpy(step).to(device)
+            rows = None if len(record) == len(ids) else torch.from_numpy(record).to(device)
+            pick = lambda x: x if rows is None else x[rows]  # noqa: B023 (used in this iteration only)
+            exp.obs[s, t] = pick(o)
+            exp.actions[s, t] = pick(action).to(exp.actions.dtype)
+            exp.logprobs[s, t] = pick(logprob)
+            exp.values[s, t] = pick(value)
+            exp.rewards[s, t] = pick(torch.from_numpy(np.asarray(rewards)).to(device).float())
+            exp.starts[s, t] = pick(starts)
+            exp.masks[s, t] = pick(torch.from_numpy(np.asarray(masks)).to(device).float())
+            exp.advance(ids[record])
+        t2 = time.perf_counter()
+        actor.send(action, ids, whole)
+        t3 = time.perf_counter()
+        timers["env"] += (t1 - t0) + (t3 - t2)
+        timers["forward"] += t2 - t1
+
+
+# -- learning --------------------------------------------------------------------------------------
+
+def update(agent, optimizer, exp: Experience, t: cfg.TrainConfig, progress: float, epoch: int) -> dict:
+    """Several epochs of clipped PPO over minibatches of whole segments. Returns mean losses."""
+    S, T = exp.segments, exp.horizon
+    seg_per_mb = max(1, min(S, t.minibatch_size // T))
+    num_mb = max(1, round(S / seg_per_mb))
+    valid = exp.masks.clone()
+    valid[:, -1] = 0  # the last row of a segment only bootstraps the value
+    exp.ratio.fill_(1.0)
+    beta = t.prio_beta0 + (1.0 - t.prio_beta0) * progress
+    sums = {k: torch.zeros((), device=exp.device) for k in ("policy", "value", "entropy", "approx_kl", "clipfrac")}
+    count = 0
+    for update_epoch in range(t.update_epochs):
+        if update_epoch == 0 or t.vtrace:
+            clip = (t.vtrace_rho_clip, t.vtrace_c_clip) if t.vtrace else (math.inf, math.inf)
+            adv = exp.advantages(t.gamma, t.gae_lambda, *clip)
+            returns = adv + exp.values
+        if t.prio_alpha > 0:
+            # Prioritized segment sampling by |advantage|, with importance weights annealed to 1.
+            priority = ((adv.abs() * valid).sum(1) + 1e-8).pow(t.prio_alpha).cpu()
+            prob = priority / priority.sum()
+            batches = torch.multinomial(prob, num_mb * seg_per_mb, replacement=True).view(num_mb, seg_per_mb)
+            weights = (S * prob).pow(-beta)
+            weights = weights / weights.max()
+        else:
+            batches = torch.randperm(S).chunk(num_mb)
+        for idx_cpu in batches:
+            idx = idx_cpu.to(exp.device)
+            state = None if exp.state is None else (exp.state[0][idx], exp.state[1][idx])
+            logits, new_value = agent.sequence(exp.obs[idx], exp.starts[idx], state)
+            actions = exp.actions[idx].reshape(len(idx) * T, *exp.actions.shape[2:])
+            new_logprob, entropy = evaluate_actions(logits, actions)
+            logratio = new_logprob - exp.logprobs[idx].reshape(-1)
+            ratio = logratio.exp()
+
+            w = valid[idx].reshape(-1)
+            wsum = w.sum().clamp(min=1.0)
+            mb_adv = adv[idx].reshape(-1)
+            if t.norm_adv:
+                mean = (mb_adv * w).sum() / wsum
+                std = (((mb_adv - mean) ** 2 * w).sum() / wsum).sqrt()
+                mb_adv = (mb_adv - mean) / (std + 1e-8)
+            if t.prio_alpha > 0:
+                mb_adv = mb_adv * weights[idx_cpu].to(exp.device).repeat_interleave(T)
+
+            pg_loss = (torch.max(-mb_adv * ratio, -mb_adv * ratio.clamp(1 - t.clip_coef, 1 + t.clip_coef)) * w).sum()
+            old_value = exp.values[idx].reshape(-1)
+            ret = returns[idx].reshape(-1)
+            clipped = old_value + (new_value - old_value).clamp(-t.vf_clip_coef, t.vf_clip_coef)
+            v_loss = 0.5 * (torch.max((new_value - ret) ** 2, (clipped - ret) ** 2) * w).sum()
+            ent = (entropy * w).sum()
+            loss = (pg_loss - t.ent_coef * ent + t.vf_coef * v_loss) / wsum
+            if not torch.isfinite(loss):
+                raise NonFiniteLoss(epoch)
+
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(agent.parameters(), t.max_grad_norm)
+            optimizer.step()
+
+            with torch.no_grad():
+                exp.ratio[idx] = ratio.detach().view(len(idx), T)
+                sums["policy"] += pg_loss / wsum
+                sums["value"] += v_loss / wsum
+                sums["entropy"] += ent / wsum
+                sums["approx_kl"] += (((ratio - 1) - logratio) * w).sum() / wsum
+                sums["clipfrac"] += (((ratio - 1).abs() > t.clip_coef).float() * w).sum() / wsum
+            count += 1
+    out = {k: float(v) / count for k, v in sums.items()}
+    with torch.no_grad():
+        y, pred = returns[valid > 0], exp.values[valid > 0]
+        var = y.var() if y.numel() > 1 else torch.tensor(float("nan"))
+        out["explained_var"] = float(1 - (y - pred).var() / var) if var > 0 else float("nan")
+    return out
+
+
+class NonFiniteLoss(Exception):
+    def __init__(self, epoch: int):
+        super().__init__(epoch)
+        self.epoch = epoch
+
+
+# -- episode statistics ----------------------------------------------------------------------------
+
+class Window:
+    """Episode statistics averaged over a logging window (weighted by episodes), not sampled."""
+
+    def __init__(self):
+        self.sums: dict[str, float] = {}
+        self.n = 0.0
+
+    def add(self, stats: dict) -> None:
+        n = stats.get("n", 0.0)
+        if n <= 0:
+            return
+        for k, v in stats.items():
+            if k != "n":
+                self.sums[k] = self.sums.get(k, 0.0) + v * n
+        self.n += n
+
+    def mean(self) -> dict:
+        if self.n <= 0:
+            return {}
+        out = {k: v / self.n for k, v in self.sums.items()}
+        out["n"] = self.n
+        return out
+
+
+def run_episodes(vec, agent, device, episodes: int, seed: int, deterministic: bool = False, render: bool = False,
+                 max_steps: int = 10_000, max_seconds: float = 120.0, on_log=None) -> dict:
+    """Play until `episodes` episodes finished (or a step/time cap) and return their mean statistics."""
+    agent.eval()
+    actor = Actor(vec, agent, device)
+    vec.async_reset(seed)
+    vec.log()  # drop statistics of episodes from before the reset
+    window = Window()
+    start = time.monotonic()
+    for step in range(max_steps):
+        obs, rewards, terminals, truncations, ids, masks, whole = actor.recv()
+        _, action, _, _, _ = actor.act(obs, done_flags(terminals, truncations, device), ids, whole, deterministic)
+        actor.send(action, ids, whole)
+        if render:
+            vec.render()
+        if step % 8 == 7:
+            stats = vec.log()
+            window.add(stats)
+            if stats and on_log is not None:
+                on_log(window.mean())
+            if window.n >= episodes or time.monotonic() - start > max_seconds:
+                break
+    window.add(vec.log())
+    agent.train()
+    return window.mean()
+
+
+# -- the training run ------------------------------------------------------------------------------
+
+@contextmanager
+def stop_on_sigint():
+    """First Ctrl-C: finish the current epoch, save and stop. Second: interrupt at once."""
+    flag = {"stop": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+        print("\nCtrl-C: stopping after this epoch and saving a checkpoint (press again to stop now)", flush=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run_dir(config: cfg.Config, env: str, resume_path: Path | None) -> Path:
+    if resume_path is not None and resume_path.parent.name == "checkpoints":
+        return resume_path.parent.parent  # continue the run the checkpoint came from
+    name = config.train.run_name or f"{env.replace(':', '_').replace('/', '_')}_{time.strftime('%Y%m%d_%H%M%S')}"
+    path = Path(config.train.data_dir) / name
+    if path.exists() and not config.train.run_name:
+        path = path.with_name(f"{name}_{os.getpid()}")
+    return path
+
+
+def train(env: str, *, config: str | Path | None = None, resume: str | Path | None = None, callback=None,
+          layers: list[tuple[dict, str]] | None = None, quiet: bool = False, **sections) -> dict:
+    """Train PPO on a registered env and return the final statistics.
+
+        puffer_train.train("cartpole", train={"total_timesteps": 500_000}, vec={"num_envs": 2})
+
+    `config`: a TOML file layered over the plugin's config; sections (`env`, `vec`, `train`, `policy`)
+    as dicts override both. `resume`: a checkpoint to continue exactly. `callback(info)` runs after every
+    epoch with a dict of progress, episode statistics and losses; returning True stops training.
+    Returns a dict with `score` (final evaluation), `eval`, `train` (last logging window), `checkpoint`,
+    `run_dir`, `global_step`, `epochs`, `wall_time`, `sps` and the target fields.
+    """
+    config_obj, data = resolve_config(env, resume=resume, config_file=config, layers=layers, **sections)
+    spec = puffer_core.get_spec(env)
+    t = config_obj.train
+    device = pick_device(t.device)
+    torch.set_num_threads(t.torch_threads or os.cpu_count() or 1)
+    seed_everything(t.seed)
+
+    vec = make_vec(spec, config_obj, t.seed)
+    try:
+        return _train(env, spec, config_obj, vec, device, data, Path(resume) if resume else None, callback, quiet)
+    finally:
+        vec.close()
+
+
+def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, callback, quiet) -> dict:
+    t = config_obj.train
+    num_agents, horizon = vec.num_agents, t.horizon
+    batch_size = t.batch_size or num_agents * horizon
+    if batch_size < num_agents * horizon:
+        raise ConfigError(f"train.batch_size ({batch_size}) is smaller than agents x horizon ({num_agents} x "
+                          f"{horizon}): every agent needs a segment; raise it or set 0 (auto)")
+    segments = batch_size // horizon
+    total_epochs = max(1, t.total_timesteps // batch_size)
+
+    agent = make_policy(spec, vec.single_observation_space, vec.single_action_space, config_obj.policy).to(device)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=t.learning_rate, eps=t.adam_eps)
+    exp = Experience(num_agents, segments, horizon, vec.single_observation_space, vec.single_action_space,
+                     device, agent.hidden_size if agent.recurrent else None)
+    actor = Actor(vec, agent, device)
+
+    epoch = global_step = 0
+    if data is not None:
+        ckpt.load_weights(agent, data, resume_path)
+        optimizer.load_state_dict(data["optimizer"])
+        epoch, global_step = int(data["epoch"]), int(data["global_step"])
+        ckpt.set_rng_state(data["rng"], device)
+
+    run_dir = _run_dir(config_obj, env, resume_path)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    plain = config_obj.to_dict()
+    (run_dir / "config.toml").write_text(f"# puffer-train {env}\n" + cfg.to_toml(plain))
+    if not quiet:
+        print(f"puffer-train {env}: {num_agents} agents, {segments} segments x {horizon} steps per update, "
+              f"{total_epochs} epochs, device {device}, run dir {run_dir}\n" + cfg.to_toml(plain), flush=True)
+    writer = None
+    if t.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(run_dir))
+    dashboard = Dashboard(f"{env}", live=t.dashboard and not quiet, interval=t.log_interval)
+    ckpt_dir = run_dir / "checkpoints"
+    last_ckpt = Path(resume_path) if resume_path else None
+
+    def save(stats=None) -> Path:
+        path = ckpt_dir / f"model_{epoch:06d}.pt"
+        return ckpt.save(path, env=env, config=plain, agent=agent, optimizer=optimizer, epoch=epoch,
+                         global_step=global_step, device=device, stats=stats)
+
+    timers = {"env": 0.0, "forward": 0.0, "train": 0.0}
+    window, losses, last_stats = Window(), {}, {}
+    start = time.monotonic()
+    start_step = global_step
+    target_time = target_steps = None
+    needs_reset, interrupted = True, False
+    log_time = time.monotonic()
+    try:
+        with stop_on_sigint() as sigint:
+            while epoch < total_epochs:
+                if needs_reset:
+                    # Deterministic env states at (re)start and after checkpoints: exact resume.
+                    vec.async_reset(t.seed + epoch * max(1, getattr(vec, "num_envs", 1)))
+                    actor.reset_state()
+                    exp.forget_agents()
+                    needs_reset = False
+
+                rollout(actor, exp, timers)
+                global_step += batch_size
+                stats = vec.log()
+                window.add(stats)
+
+                t0 = time.perf_counter()
+                progress = epoch / total_epochs
+                if t.anneal_lr:
+                    optimizer.param_groups[0]["lr"] = t.learning_rate * (1.0 - progress)
+                try:
+                    losses = update(agent, optimizer, exp, t, progress, epoch + 1)
+                except NonFiniteLoss as e:
+                    kept = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
+                    raise TrainingError(
+                        f"the loss became NaN or infinite in epoch {e.epoch} (step {global_step}); {kept}. "
+                        "Check the env's rewards and observations for NaN/inf, or lower train.learning_rate"
+                    ) from None
+                timers["train"] += time.perf_counter() - t0
+                epoch += 1
+
+                elapsed = time.monotonic() - start
+                sps = (global_step - start_step) / max(elapsed, 1e-9)
+                if stats and target_time is None and stats.get(t.target_metric, -math.inf) >= t.target:
+                    target_time, target_steps = elapsed, global_step
+                if writer is not None:
+                    writer.add_scalar("perf/sps", sps, global_step)
+                    writer.add_scalar("perf/lr", optimizer.param_groups[0]["lr"], global_step)
+                    for k, v in stats.items():
+                        writer.add_scalar(f"env/{k}", v, global_step)
+                    for k, v in losses.items():
+                        writer.add_scalar(f"loss/{k}", v, global_step)
+                    for k, v in timers.items():
+                        writer.add_scalar(f"time/{k}", v, global_step)
+
+                snapshot_stats = window.mean() or last_stats
+                snapshot = {
+                    "progress": {"epoch": f"{epoch}/{total_epochs}", "agent steps": global_step, "sps": sps,
+                                 "elapsed s": elapsed},
+                    "episodes": snapshot_stats,
+                    "losses": losses,
+                    "time": {**{f"{k} %": 100 * v / max(sum(timers.values()), 1e-9) for k, v in timers.items()},
+                             **machine()},
+                }
+                if not quiet and dashboard.update(snapshot):
+                    last_stats, window = snapshot_stats, Window()
+                elif time.monotonic() - log_time > t.log_interval:
+                    last_stats, window, log_time = snapshot_stats, Window(), time.monotonic()
+
+                stop = False
+                if callback is not None:
+                    stop = bool(callback({"epoch": epoch, "global_step": global_step, "episodes": stats,
+                                          "losses": losses, "sps": sps, "elapsed": elapsed}))
+                stop = stop or sigint["stop"] or target_time is not None
+                if epoch % t.checkpoint_interval == 0 and epoch < total_epochs and not stop:
+                    last_ckpt = save(snapshot_stats)
+                    needs_reset = True
+                if stop:
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        dashboard.close()
+
+    final = save(window.mean() or last_stats)
+    wall = time.monotonic() - start
+    result = {"env": env, "checkpoint": str(final), "run_dir": str(run_dir), "global_step": global_step,
+              "epochs": epoch, "wall_time": wall, "sps": (global_step - start_step) / max(wall, 1e-9),
+              "train": window.mean() or last_stats, "losses": losses, "interrupted": interrupted,
+              "target": t.target, "target_metric": t.target_metric, "target_reached": target_time is not None,
+              "target_time": target_time, "target_steps": target_steps, "timers": dict(timers)}
+    result["eval"] = {}
+    if t.eval_episodes and not interrupted:
+        result["eval"] = run_episodes(vec, agent, device, t.eval_episodes, seed=t.seed + 1_000_003,
+                                      deterministic=t.eval_deterministic)
+    source = result["eval"] or result["train"]
+    result["score"] = source.get("score", source.get("episode_return", float("nan")))
+    if writer is not None:
+        for k, v in result["eval"].items():
+            writer.add_scalar(f"eval/{k}", v, global_step)
+        writer.close()
+    if not quiet:
+        print(summary(result), flush=True)
+    return result
+
+
+def summary(result: dict) -> str:
+    ev = result["eval"]
+    lines = [f"finished {result['env']}: {result['global_step']:,} agent steps in {result['wall_time']:.1f} s "
+             f"({result['sps']:,.0f} steps/s)"]
+    if ev:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in ev.items() if k != "n")
+        lines.append(f"final evaluation over {ev.get('n', 0):.0f} episodes: {shown}")
+    else:
+        lines.append("no evaluation episodes finished")
+    if result["target"] != math.inf:
+        if result["target_reached"]:
+            lines.append(f"target {result['target_metric']} >= {result['target']} reached after "
+                         f"{result['target_time']:.1f} s, {result['target_steps']:,} steps")
+        else:
+            lines.append(f"target {result['target_metric']} >= {result['target']} NOT reached")
+    lines.append(f"checkpoint: {result['checkpoint']}")
+    return "\n".join(lines)
