@@ -7,6 +7,9 @@ per step (and AsyncVectorEnv runs one process per env). The four candidates of o
 interleaved, repeated, medians reported. Actions are random, drawn once into a table.
 
 Goal: puffer multiprocessing (2 workers) >= 1.5x SyncVectorEnv and >= 5x AsyncVectorEnv.
+
+Also atari:pong (puffer-envs-atari, when installed): agent-steps/s and emulator frames/s (frameskip 4)
+in one process (8 games) and over 2 worker processes (2 x 4 games).
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ from harness import Row, interleaved, median
 
 GROUP = "core: emulated CartPole-v1"
 SIZES = (32, 64)
+ATARI_GROUP = "core: emulated atari:pong"
+ATARI_GAMES = 8
 
 
-def _table(num_envs: int) -> np.ndarray:
-    return np.random.default_rng(0).integers(0, 2, (256, num_envs), dtype=np.int32)
+def _table(num_envs: int, num_actions: int = 2) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, num_actions, (256, num_envs), dtype=np.int32)
 
 
-def _stepper(env, num_envs: int, reset):
+def _stepper(env, num_envs: int, reset, num_actions: int = 2):
     """A step function cycling through a pre-drawn action table (no RNG in the timed loop)."""
-    table, i = _table(num_envs), [0]
+    table, i = _table(num_envs, num_actions), [0]
     reset()
 
     def step():
@@ -61,9 +66,38 @@ def _candidates(num_envs: int):
     return made, out
 
 
+def _atari_rows(repeats: int, seconds: float) -> list[Row]:
+    try:
+        spec = puffer_core.get_spec("atari:pong")
+    except puffer_core.EnvNotFoundError:
+        return []  # puffer-envs-atari is not installed
+    made = []
+    try:
+        serial = puffer_core.make(spec.name, num_envs=ATARI_GAMES)
+        made.append(serial)
+        mp = puffer_core.vector.make(spec.name, backend="multiprocessing", num_envs=2, num_workers=2, seed=0,
+                                     env_kwargs={"num_envs": ATARI_GAMES // 2})
+        made.append(mp)
+        candidates = {
+            "puffer, one process": (_stepper(serial, ATARI_GAMES, lambda: serial.reset(seed=0), 6), ATARI_GAMES, 1),
+            "puffer multiprocessing": (_stepper(mp, ATARI_GAMES, mp.reset, 6), ATARI_GAMES, 2),
+        }
+        runs = interleaved({name: (step, n) for name, (step, n, _) in candidates.items()}, repeats, seconds)
+        frameskip = serial.frameskip
+    finally:
+        for env in made:
+            env.close()
+    out = []
+    for name, (_, _, workers) in candidates.items():
+        value = median(runs[name])
+        out.append(Row(ATARI_GROUP, name, ATARI_GAMES, workers, value, runs[name],
+                       note=f"agent-steps/s = {value * frameskip:,.0f} emulator frames/s (frameskip {frameskip})"))
+    return out
+
+
 def rows(quick: bool) -> list[Row]:
     repeats, seconds = (2, 0.3) if quick else (5, 1.0)
-    result = []
+    result = _atari_rows(repeats, seconds)
     for num_envs in SIZES:
         made, candidates = _candidates(num_envs)
         try:
