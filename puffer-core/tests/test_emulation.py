@@ -1,7 +1,5 @@
 """Emulation: Gymnasium and PettingZoo envs as PufferEnvs, flattening, and PufferEnvs as Gymnasium VectorEnvs."""
 
-import importlib.util
-
 import gymnasium
 import numpy as np
 import puffer_core
@@ -16,9 +14,6 @@ from puffer_core.emulation import (
     flat_observation_space,
     unflatten,
 )
-
-HAVE_MULTIPROCESSING = importlib.util.find_spec("puffer_core.vector.multiprocessing") is not None
-
 
 # -- exact trajectories against Gymnasium -----------------------------------------------------------
 
@@ -60,14 +55,7 @@ def puffer_trajectories(vec, actions):
     return obs, rewards, terms, truncs
 
 
-BACKENDS = [
-    pytest.param("serial", None, id="serial"),
-    pytest.param("multiprocessing", 2, id="multiprocessing", marks=pytest.mark.skipif(
-        not HAVE_MULTIPROCESSING, reason="puffer_core.vector.multiprocessing does not exist yet")),
-]
-
-
-@pytest.mark.parametrize("backend, workers", BACKENDS)
+@pytest.mark.parametrize("backend, workers", [("serial", None), ("multiprocessing", 2)])
 @pytest.mark.parametrize("env_kwargs", [{}, {"max_episode_steps": 15}], ids=["default", "truncating"])
 def test_emulated_cartpole_matches_gymnasium_exactly(backend, workers, env_kwargs):
     seed, num_envs, num_steps = 123, 8, 300
