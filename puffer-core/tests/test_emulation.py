@@ -166,6 +166,17 @@ def test_structured_observations_flatten_and_unflatten_round_trip():
     assert space.contains(batch[0])
 
 
+def test_unflatten_works_on_torch_tensors_for_policies():
+    torch = pytest.importorskip("torch")
+    env = GymnasiumPufferEnv(StructuredEnv)
+    obs, _ = env.reset(seed=0)
+    batch = np.repeat(obs, 4, axis=0)
+    parts = unflatten(torch.from_numpy(batch), env.original_observation_space)
+    want = unflatten(batch, env.original_observation_space)
+    assert parts["image"].shape == (4, 3, 2) and parts["inventory"][0].shape == (4,)
+    assert np.array_equal(parts["inventory"][2].numpy(), want["inventory"][2])
+
+
 def test_structured_actions_are_one_multidiscrete_unflattened_for_the_env():
     env = GymnasiumPufferEnv(StructuredEnv)
     # Dict keys in the space's order (gymnasium sorts a plain dict's keys): aux, then move.
