@@ -117,12 +117,12 @@ def load(header: str | os.PathLike, struct: str, sanitize: bool | None = None) -
     path = cache_root() / key / (name + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
     if path in _loaded:
         return _loaded[path]
-    if not path.exists():
-        compile_header(header, struct, sanitize, path)
     if sanitize and "asan" not in os.environ.get("LD_PRELOAD", ""):
         # Loading an ASan-instrumented library into a plain Python aborts the process outright.
         raise BuildError("PUFFER_SANITIZE=1 builds need the ASan runtime loaded first: run Python with "
                          "LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0")
+    if not path.exists():
+        compile_header(header, struct, sanitize, path)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -139,7 +139,7 @@ def compile_header(header: Path, struct: str, sanitize: bool, target: Path) -> N
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():  # another process built it while we waited
             return
-        declarations = cdef.generate(header.read_text(), struct)
+        declarations = cdef.generate(header.read_text(), struct, header.parent)
         ffi = cffi.FFI()
         try:
             ffi.cdef(declarations)

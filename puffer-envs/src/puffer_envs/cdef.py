@@ -12,6 +12,7 @@ silently wrong layout.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from puffer_core.errors import PufferError
 
@@ -31,6 +32,7 @@ _INT_LITERAL = re.compile(r"(0[xX][0-9a-fA-F]+|\d+)[uUlL]*")
 _INT_EXPR_TOKEN = re.compile(r"\s*(0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|[A-Za-z_]\w*|<<|>>|[-+*/%()|&^~])")
 _BLOCK_START = re.compile(r"\b(typedef\s+)?(struct|union|enum)\b(\s+\w+)?\s*\{")
 _ARRAY_SIZE = re.compile(r"\[([^\[\]]*)\]")
+_LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[^\n]*', re.M)
 _VEC_LOOPS = re.compile(r"^[ \t]*PUFFER_VEC_LOOPS\s*\(\s*(\w+)\s*\)", re.M)
 
 
@@ -139,9 +141,26 @@ def _top_level_blocks(text: str):
         pos = end + 1
 
 
-def generate(header_text: str, struct: str) -> str:
-    """The cffi cdef for `struct` declared in `header_text` (the header's own text, not its includes)."""
-    text = strip_comments(header_text)
+def inline_includes(text: str, directory: Path | None, seen: set | None = None) -> str:
+    """Replace `#include "x.h"` of the plugin's own headers by their text (puffer.h is the SDK's)."""
+    if directory is None:
+        return text
+    seen = set() if seen is None else seen
+
+    def repl(m):
+        path = (directory / m.group(1)).resolve()
+        if m.group(1) == "puffer.h" or not path.is_file() or path in seen:
+            return ""
+        seen.add(path)
+        return inline_includes(path.read_text(), path.parent, seen)
+
+    return _LOCAL_INCLUDE.sub(repl, text)
+
+
+def generate(header_text: str, struct: str, directory: Path | None = None) -> str:
+    """The cffi cdef for `struct` declared in `header_text`; with `directory`, the plugin's own headers
+    that it includes (`#include "types.h"`) are read too."""
+    text = strip_comments(inline_includes(header_text, directory))
     defines = _defines(text)
     code = _DIRECTIVE.sub("", text)
     blocks = [decl for _, decl in _top_level_blocks(code)]

@@ -179,7 +179,7 @@ class CEnv(PufferEnv):
                 problem = "must be a number"
             elif math.isnan(value):
                 problem = "must not be NaN"
-            elif math.isfinite(value) and abs(value) > np.finfo(dtype).max:
+            elif math.isfinite(value) and abs(float(value)) > float(np.finfo(dtype).max):
                 problem = f"is out of range for the C type (|x| <= {np.finfo(dtype).max:g})"
         if problem:
             fields = dict(self.ffi.typeof(self.struct).fields)

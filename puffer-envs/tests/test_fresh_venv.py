@@ -1,0 +1,44 @@
+"""Installing as a user does, into a brand-new venv (no system site-packages): the plugin ships its
+C header as package data and the SDK compiles it on first use, so no package needs a build step."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ["puffer-core", "puffer-envs", "plugins/puffer-envs-cartpole"]
+
+SCRIPT = """
+import numpy as np, puffer_core
+env = puffer_core.make("cartpole", num_envs=4096)
+env.reset(seed=0)
+rng = np.random.default_rng(0)
+for _ in range(200):
+    env.step(rng.integers(0, 2, 4096).astype(np.int32))
+stats = env.log()
+assert 15 < stats["episode_length"] < 30 and stats["n"] > 10000, stats
+print("ok", stats)
+"""
+
+
+@pytest.mark.slow
+def test_pip_install_into_a_fresh_venv_then_make_and_step(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
+    # The running pip installs into the new venv (--python): the venv sees nothing of ours.
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                              *[str(ROOT / p) for p in PACKAGES]], capture_output=True, text=True, timeout=280)
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    env = {**os.environ, "PUFFER_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("PYTHONPATH", None)
+    run = subprocess.run([str(python), "-c", SCRIPT], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env=env)
+    assert run.returncode == 0 and run.stdout.startswith("ok"), run.stdout + run.stderr
+    listed = subprocess.run([str(venv / "bin" / "puffer-envs"), "list"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert any(line.startswith("cartpole ") for line in listed.stdout.splitlines()), listed.stdout + listed.stderr
