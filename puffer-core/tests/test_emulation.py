@@ -88,6 +88,11 @@ def test_accepts_an_env_instance_and_rejects_other_things():
         GymnasiumPufferEnv(lambda: 3)
 
 
+def test_unknown_gymnasium_kwargs_are_config_errors():
+    with pytest.raises(puffer_core.ConfigError, match="'gravity'"):
+        puffer_core.make("gym:CartPole-v1", gravity=3.0)
+
+
 def test_bad_actions_are_clear_errors():
     env = puffer_core.make("gym:CartPole-v1")
     env.reset(seed=0)

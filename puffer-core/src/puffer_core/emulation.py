@@ -294,7 +294,16 @@ class GymnasiumPufferEnv(PufferEnv):
 
 def make_gymnasium(env_id: str, buffers=None, **kwargs) -> GymnasiumPufferEnv:
     """`gymnasium.make(env_id, **kwargs)` as a PufferEnv: what `puffer_core.make("gym:<id>")` calls."""
-    return GymnasiumPufferEnv(lambda: gymnasium.make(env_id, **kwargs), buffers=buffers)
+    def create():
+        try:
+            return gymnasium.make(env_id, **kwargs)
+        except TypeError as e:
+            if not kwargs:
+                raise
+            raise ConfigError(f"gymnasium.make({env_id!r}) rejected the kwargs {', '.join(map(repr, kwargs))}: "
+                              f"{str(e).splitlines()[0]}") from e
+
+    return GymnasiumPufferEnv(create, buffers=buffers)
 
 
 # -- PettingZoo -> PufferEnv -----------------------------------------------------------------------
