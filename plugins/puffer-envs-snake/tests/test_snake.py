@@ -197,8 +197,9 @@ def reference_crop(w, env_index, i):
     return crop
 
 
-def test_random_play_crops_match_a_numpy_reference():
-    w = World(num_envs=2, width=24, height=16, num_snakes=12, num_food=20, vision=3, max_snake_length=30)
+@pytest.mark.parametrize("vision", [3, 5])  # 5: the 16-byte row copy path
+def test_random_play_crops_match_a_numpy_reference(vision):
+    w = World(num_envs=2, width=24, height=16, num_snakes=12, num_food=20, vision=vision, max_snake_length=30)
     w.env.reset(seed=5)
     rng = np.random.default_rng(0)
     deaths = eaten = 0
@@ -214,7 +215,7 @@ def test_random_play_crops_match_a_numpy_reference():
                                                   reference_crop(w, env_index, i))
         for env_index in range(2):  # the grid holds exactly one head per snake and num_food food
             e = w.env.envs[env_index]
-            padded = np.frombuffer(w.env.ffi.buffer(e.grid, (w.h + 6) * w.stride), np.uint8)
+            padded = np.frombuffer(w.env.ffi.buffer(e.grid, (w.h + 2 * vision) * w.stride), np.uint8)
             assert np.count_nonzero(padded == HEAD) == 12
             assert np.count_nonzero(padded == FOOD) == e.food == 20
             assert np.count_nonzero(padded == BODY) == sum(e.length[i] - 1 for i in range(12))

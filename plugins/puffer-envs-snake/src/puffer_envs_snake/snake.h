@@ -168,23 +168,41 @@ static void sn_spawn_snake(Snake* env, int i) {
     env->episode_length[i] = 0;
 }
 
-/* Write snake i's crop: memcpy the padded grid rows, then relabel its own cells. */
+/* Write snake i's crop: copy the padded grid rows, then relabel its own cells. */
 static void sn_write_obs(Snake* env, int i) {
-    int v = env->vision, side = 2 * v + 1;
+    int v = env->vision, side = 2 * v + 1, stride = env->stride;
     unsigned char* obs = env->observations + (size_t)i * side * side;
     if (env->length[i] == 0) {
         memset(obs, SN_WALL, (size_t)side * side);
         return;
     }
-    const int* ring = env->body + (size_t)i * env->max_snake_length;
-    int head = ring[env->head[i]];
-    int hr = head / env->stride, hc = head % env->stride;
-    const unsigned char* src = env->grid + (size_t)(hr - v) * env->stride + (hc - v);
-    for (int r = 0; r < side; r++) memcpy(obs + r * side, src + (size_t)r * env->stride, (size_t)side);
-    int len = env->length[i], max_len = env->max_snake_length;
+    int max_len = env->max_snake_length;
+    const int* ring = env->body + (size_t)i * max_len;
+    int h = env->head[i];
+    int head = ring[h];
+    const unsigned char* src = env->grid + (head - v * stride - v);
+    if (side >= 8 && side <= 16) {
+        /* Fixed 16-byte copies compile to one load/store each; a row's spill past `side` bytes is
+         * overwritten by the next row, and the last row is copied exactly, so nothing is written
+         * outside this agent's observation (side >= 8 makes the spill end inside it). Reads stay
+         * inside the grid: every row but the crop's last has a whole grid row after it. */
+        for (int r = 0; r < side - 1; r++) memcpy(obs + r * side, src + (size_t)r * stride, 16);
+        memcpy(obs + (side - 1) * side, src + (size_t)(side - 1) * stride, (size_t)side);
+    } else {
+        for (int r = 0; r < side; r++) memcpy(obs + r * side, src + (size_t)r * stride, (size_t)side);
+    }
+    /* Consecutive body cells are neighbours, so each one's offset from the head follows from the
+     * previous one without a division. */
+    int len = env->length[i], dr = 0, dc = 0, prev = head;
     for (int k = 1; k < len; k++) {
-        int cell = ring[(env->head[i] - k + max_len) % max_len];
-        int dr = cell / env->stride - hr, dc = cell % env->stride - hc;
+        int idx = h - k;
+        if (idx < 0) idx += max_len;
+        int cell = ring[idx], diff = cell - prev;
+        prev = cell;
+        if (diff == 1) dc++;
+        else if (diff == -1) dc--;
+        else if (diff > 0) dr++;
+        else dr--;
         if (dr >= -v && dr <= v && dc >= -v && dc <= v) obs[(dr + v) * side + dc + v] = SN_OWN_BODY;
     }
     obs[v * side + v] = SN_OWN_HEAD;
