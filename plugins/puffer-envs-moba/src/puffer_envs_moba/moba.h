@@ -102,6 +102,7 @@ typedef struct {
 typedef struct {
     unsigned char terrain[16384];     /* TER_* */
     unsigned char lane[16384];        /* 0 none, 1 top, 2 mid, 3 bot */
+    unsigned char walk[20736];        /* padded (MOBA_PAD): 1 where units may stand */
     unsigned char crop_type[2][20736];  /* padded entity-type channel of the terrain; [1] is transposed */
     unsigned char crop_class[2][20736]; /* padded terrain-class channel; [1] is transposed */
     unsigned short lane_dist[2][3][16384]; /* team, lane: cost to the enemy ancient along that lane */
@@ -121,6 +122,7 @@ typedef struct {
 
 typedef struct {
     float y, x;
+    int ty, tx; /* the tile the unit occupies (set when it is placed on the grid) */
     float hp, max_hp, mana, max_mana;
     float damage, speed, hp_regen, mana_regen;
     float shield, buff; /* shield hit points; damage bonus fraction while buff_t > 0 */
@@ -175,12 +177,13 @@ typedef struct {
     int rebuild_grid; /* set after editing units from Python (tests): the grid is rebuilt before the next step */
     int camp_alive[18];
     int camp_timer[18];
+    int camp_awake[18]; /* a camp whose neutrals may need to act (fighting, walking home, healing) */
     int script_actions[60];
     float reward_acc[10];
     HeroStats stats[10];
     Unit units[206];
     unsigned char grid[20736];       /* padded occupancy: unit index + 1, 0 empty */
-    unsigned char coarse[3][256];    /* units per team in each 8x8 block */
+    unsigned char coarse[324][4];    /* units per team (radiant, dire, neutral, unused) per 8x8 block, 1 block of padding */
 } Moba;
 
 /* ---- static tables ------------------------------------------------------------------------ */
@@ -256,13 +259,13 @@ static const int MOBA_SCRIPT_LANE[5] = {2, 1, 0, 0, 2};
 
 static inline int moba_tile(float v) { return puffer_clampi((int)v, 0, MOBA_SIZE - 1); }
 static inline int moba_pidx(int y, int x) { return (y + MOBA_PAD) * MOBA_PSIZE + x + MOBA_PAD; }
-static inline int moba_cell(int y, int x) { return (y >> 3) * 16 + (x >> 3); }
+static inline int moba_cell(int y, int x) { return ((y + 8) >> 3) * 18 + ((x + 8) >> 3); }
 static inline int moba_iabs(int v) { return v < 0 ? -v : v; }
 static inline int moba_imax(int a, int b) { return a > b ? a : b; }
 
-static inline int moba_walkable(const MobaMap* m, int y, int x) {
-    return y >= 0 && x >= 0 && y < MOBA_SIZE && x < MOBA_SIZE && m->terrain[y * MOBA_SIZE + x] != TER_WALL;
-}
+/* (y, x) within MOBA_PAD of the map; the padding is not walkable. */
+static inline int moba_pidx(int y, int x);
+static inline int moba_walkable(const MobaMap* m, int y, int x) { return m->walk[moba_pidx(y, x)]; }
 
 /* Which frame a unit sees the world in: Dire's is transposed; neutrals take their half's. */
 static inline int moba_frame(const Unit* u) {
@@ -377,6 +380,8 @@ static int moba_map_build(MobaMap* m) {
                 return -7;
     if (ancient[DIRE] != (ancient[RADIANT] % MOBA_SIZE) * MOBA_SIZE + ancient[RADIANT] / MOBA_SIZE) return -7;
 
+    for (int y = 0; y < MOBA_SIZE; y++)
+        for (int x = 0; x < MOBA_SIZE; x++) m->walk[moba_pidx(y, x)] = m->terrain[y * MOBA_SIZE + x] != TER_WALL;
     int* heap = (int*)malloc(sizeof(int) * MOBA_CELLS * 8);
     if (!heap) return -5;
     /* Radiant's fields; Dire's are their transposes (exact mirror images, ties included). */
@@ -463,16 +468,16 @@ static int moba_map_build(MobaMap* m) {
 
 static inline void moba_place(Moba* env, int id) {
     Unit* u = &env->units[id];
-    int y = moba_tile(u->y), x = moba_tile(u->x);
+    int y = u->ty = (int)u->y, x = u->tx = (int)u->x;
     env->grid[moba_pidx(y, x)] = (unsigned char)(id + 1);
-    env->coarse[u->team][moba_cell(y, x)]++;
+    env->coarse[moba_cell(y, x)][u->team]++;
 }
 
 static inline void moba_unplace(Moba* env, int id) {
     Unit* u = &env->units[id];
-    int y = moba_tile(u->y), x = moba_tile(u->x);
+    int y = u->ty, x = u->tx;
     env->grid[moba_pidx(y, x)] = 0;
-    env->coarse[u->team][moba_cell(y, x)]--;
+    env->coarse[moba_cell(y, x)][u->team]--;
 }
 
 static inline int moba_free(const Moba* env, int y, int x) {
@@ -494,7 +499,7 @@ static int moba_find_free(const Moba* env, int y, int x, int radius, int frame) 
 /* Move by (vy, vx) tiles (|v| <= 1 per axis); blocked moves slide along one axis. */
 static void moba_move(Moba* env, int id, float vy, float vx) {
     Unit* u = &env->units[id];
-    int oy = moba_tile(u->y), ox = moba_tile(u->x);
+    int oy = u->ty, ox = u->tx;
     /* Blocked: slide along y first (x first for Dire, the mirror image). */
     int f = moba_frame(u);
     float tries[3][2] = {{vy, vx}, {f ? 0 : vy, f ? vx : 0}, {f ? vy : 0, f ? 0 : vx}};
@@ -513,21 +518,24 @@ static void moba_move(Moba* env, int id, float vy, float vx) {
 }
 
 static inline int moba_dist(const Unit* a, const Unit* b) {
-    return moba_imax(moba_iabs(moba_tile(a->y) - moba_tile(b->y)), moba_iabs(moba_tile(a->x) - moba_tile(b->x)));
+    return moba_imax(moba_iabs(a->ty - b->ty), moba_iabs(a->tx - b->tx));
 }
 
-/* Units of the teams in team_mask whose kind is in kind_mask within `radius` of (y, x), counted
- * from the coarse grid (an upper bound used to skip empty neighbourhoods). */
+/* Whether the 8x8 blocks around (y, x) +- radius hold any unit of a team in team_mask: a cheap
+ * filter that lets target queries skip empty neighbourhoods without touching tiles. */
 static inline int moba_count_near(const Moba* env, int y, int x, int radius, int team_mask) {
-    int y0 = puffer_clampi(y - radius, 0, MOBA_SIZE - 1) >> 3, y1 = puffer_clampi(y + radius, 0, MOBA_SIZE - 1) >> 3;
-    int x0 = puffer_clampi(x - radius, 0, MOBA_SIZE - 1) >> 3, x1 = puffer_clampi(x + radius, 0, MOBA_SIZE - 1) >> 3;
-    int count = 0;
-    for (int t = 0; t < 3; t++) {
-        if (!(team_mask & (1 << t))) continue;
-        for (int cy = y0; cy <= y1; cy++)
-            for (int cx = x0; cx <= x1; cx++) count += env->coarse[t][cy * 16 + cx];
-    }
-    return count;
+    int y0 = (y - radius + 8) >> 3, y1 = (y + radius + 8) >> 3; /* radius <= 8: inside the padding */
+    int x0 = (x - radius + 8) >> 3, x1 = (x + radius + 8) >> 3;
+    /* A block's four team counts are one 32-bit word: mask the teams asked for in one go. */
+    uint32_t mask = (team_mask & 1 ? 0xFFu : 0) | (team_mask & 2 ? 0xFF00u : 0) | (team_mask & 4 ? 0xFF0000u : 0);
+    uint32_t any = 0;
+    for (int cy = y0; cy <= y1; cy++)
+        for (int cx = x0; cx <= x1; cx++) {
+            uint32_t counts;
+            memcpy(&counts, env->coarse[cy * 18 + cx], 4);
+            any |= counts & mask;
+        }
+    return any != 0;
 }
 
 /* Nearest unit (Chebyshev rings outward) of a team in team_mask and a kind in kind_mask within
@@ -535,7 +543,7 @@ static inline int moba_count_near(const Moba* env, int y, int x, int radius, int
  * the first in reading order of the caller's frame (transposed for Dire), so both teams choose
  * mirror-image targets in mirror-image situations. */
 static int moba_nearest(const Moba* env, int y, int x, int radius, int team_mask, int kind_mask, int frame) {
-    if (moba_count_near(env, y, x, radius, team_mask) == 0) return -1;
+    if (!moba_count_near(env, y, x, radius, team_mask)) return -1;
     const unsigned char* g = env->grid + moba_pidx(y, x);
     for (int r = 1; r <= radius; r++) {
         int best = -1, best_score = 1 << 30;
@@ -664,7 +672,10 @@ static void moba_damage(Moba* env, int attacker, int target, float amount) {
         if (t->kind == KIND_TOWER) env->reward_acc[attacker] += env->reward_tower_damage * dealt;
         if (t->kind == KIND_HERO) moba_tower_aggro(env, attacker, target);
     }
-    if (t->kind == KIND_NEUTRAL && (t->target < 0 || !env->units[t->target].alive)) t->target = attacker;
+    if (t->kind == KIND_NEUTRAL) {
+        env->camp_awake[t->camp] = 1;
+        if (t->target < 0 || !env->units[t->target].alive) t->target = attacker;
+    }
     if (t->hp <= 0) moba_kill(env, target, attacker);
 }
 
@@ -686,13 +697,13 @@ static void moba_chase(Moba* env, int id, int target) {
     Unit* u = &env->units[id];
     Unit* t = &env->units[target];
     float speed = u->slow_t > 0 ? 0.5f * u->speed : u->speed;
-    int dy = moba_tile(t->y) - moba_tile(u->y), dx = moba_tile(t->x) - moba_tile(u->x);
+    int dy = t->ty - u->ty, dx = t->tx - u->tx;
     moba_move(env, id, (float)((dy > 0) - (dy < 0)) * speed, (float)((dx > 0) - (dx < 0)) * speed);
 }
 
 static void moba_follow(Moba* env, int id, const unsigned char* flow) {
     Unit* u = &env->units[id];
-    int k = flow[moba_tile(u->y) * MOBA_SIZE + moba_tile(u->x)];
+    int k = flow[u->ty * MOBA_SIZE + u->tx];
     if (k == 8) return;
     float speed = u->slow_t > 0 ? 0.5f * u->speed : u->speed;
     moba_move(env, id, MOBA_DY[k] * speed, MOBA_DX[k] * speed);
@@ -706,7 +717,7 @@ static void moba_follow(Moba* env, int id, const unsigned char* flow) {
 /* Skill target: the nearest enemy hero in range, else the nearest creep or neutral. */
 static int moba_skill_target(const Moba* env, int id, int range) {
     const Unit* u = &env->units[id];
-    int y = moba_tile(u->y), x = moba_tile(u->x);
+    int y = u->ty, x = u->tx;
     int f = moba_frame(u);
     int t = moba_nearest(env, y, x, range, 1 << (1 - u->team), 1 << KIND_HERO, f);
     if (t < 0) t = moba_nearest(env, y, x, range, moba_enemies(u->team), (1 << KIND_CREEP) | (1 << KIND_NEUTRAL), f);
@@ -725,21 +736,21 @@ static int moba_cast(Moba* env, int id, int slot, float my, float mx) {
     Unit* u = &env->units[id];
     const Skill* s = &MOBA_SKILLS[u->role][slot];
     if (u->cd[slot] > 0 || u->mana < (float)s->mana) return 0;
-    int y = moba_tile(u->y), x = moba_tile(u->x);
+    int y = u->ty, x = u->tx;
     switch (s->type) {
         case SK_HOSTILE: {
             int cy = y, cx = x, target = -1;
             if (s->range > 0) {
                 target = moba_skill_target(env, id, s->range);
                 if (target < 0) return 0;
-                cy = moba_tile(env->units[target].y);
-                cx = moba_tile(env->units[target].x);
+                cy = env->units[target].ty;
+                cx = env->units[target].tx;
             }
             if (s->radius == 0) {
                 moba_hit(env, id, target, s);
                 break;
             }
-            if (target < 0 && moba_count_near(env, cy, cx, s->radius, moba_enemies(u->team)) == 0) return 0;
+            if (target < 0 && !moba_count_near(env, cy, cx, s->radius, moba_enemies(u->team))) return 0;
             int hits[64], n = 0; /* collect first: kills edit the grid */
             for (int dy = -s->radius; dy <= s->radius; dy++)
                 for (int dx = -s->radius; dx <= s->radius; dx++) {
@@ -779,7 +790,7 @@ static int moba_cast(Moba* env, int id, int slot, float my, float mx) {
             int dy = (my > 0) - (my < 0), dx = (mx > 0) - (mx < 0);
             if (!dy && !dx) return 0;
             for (int i = 0; i < s->range; i++) {
-                int ty = moba_tile(u->y), tx = moba_tile(u->x);
+                int ty = u->ty, tx = u->tx;
                 if (!moba_free(env, ty + dy, tx + dx)) break;
                 moba_unplace(env, id);
                 u->y += (float)dy;
@@ -873,6 +884,7 @@ static void moba_spawn_camp(Moba* env, int camp) {
     const MobaMap* m = env->map;
     static const int OFF[4][2] = {{-1, -1}, {-1, 1}, {1, -1}, {1, 1}};
     env->camp_alive[camp] = 0;
+    env->camp_awake[camp] = 0;
     for (int k = 0; k < 4; k++) {
         int id = FIRST_NEUTRAL + camp * 4 + k;
         Unit* u = &env->units[id];
@@ -960,7 +972,7 @@ static void moba_hero_step(Moba* env, int id, const int* act) {
     for (int s = 0; s < 3; s++) if (u->cd[s] > 0) u->cd[s]--;
     u->hp = u->hp + u->hp_regen < u->max_hp ? u->hp + u->hp_regen : u->max_hp;
     u->mana = u->mana + u->mana_regen < u->max_mana ? u->mana + u->mana_regen : u->max_mana;
-    int y = moba_tile(u->y), x = moba_tile(u->x);
+    int y = u->ty, x = u->tx;
     for (int team = 0; team < 2; team++) {
         if (moba_imax(moba_iabs(y - m->fountain_y[team]), moba_iabs(x - m->fountain_x[team])) > FOUNTAIN_RADIUS) continue;
         if (team == u->team) { /* the fountain heals its own side and burns the other */
@@ -987,7 +999,7 @@ static void moba_hero_step(Moba* env, int id, const int* act) {
     int mode = act[2];
     if (mode == 1 || mode == 2) {
         if (u->attack_cd > 0 || !u->alive) return;
-        y = moba_tile(u->y); x = moba_tile(u->x);
+        y = u->ty; x = u->tx;
         int f = moba_frame(u);
         int target = mode == 1 ? moba_nearest(env, y, x, u->range, moba_enemies(u->team), KINDS_ALL, f)
                                : moba_nearest(env, y, x, u->range, 1 << (1 - u->team), (1 << KIND_HERO) | (1 << KIND_TOWER), f);
@@ -1000,14 +1012,14 @@ static void moba_tower_step(Moba* env, int id) {
     if (u->attack_cd > 0) u->attack_cd--;
     if (u->aggro_t > 0) u->aggro_t--;
     int enemy = 1 << (1 - u->team);
-    int y = moba_tile(u->y), x = moba_tile(u->x);
+    int y = u->ty, x = u->tx;
     int t = u->target;
     /* Keep the target while it is alive and in range; a drawn hero is kept while aggro lasts. */
     if (t >= 0) {
         Unit* v = &env->units[t];
         if (!v->alive || moba_dist(u, v) > u->range || (v->kind == KIND_HERO && u->aggro_t == 0)) t = -1;
     }
-    if (t < 0 && moba_count_near(env, y, x, u->range, enemy) > 0) {
+    if (t < 0 && u->attack_cd == 0 && moba_count_near(env, y, x, u->range, enemy)) { /* only when it can shoot */
         t = moba_nearest(env, y, x, u->range, enemy, 1 << KIND_CREEP, u->team);
         if (t < 0) t = moba_nearest(env, y, x, u->range, enemy, KINDS_ALL, u->team);
         if (t >= 0 && env->units[t].kind == KIND_HERO) u->aggro_t = 1 << 20; /* no creep to shoot: keep the hero */
@@ -1023,8 +1035,8 @@ static void moba_creep_step(Moba* env, int id) {
     if (u->slow_t > 0) u->slow_t--;
     int t = u->target;
     if (t >= 0 && (!env->units[t].alive || moba_dist(u, &env->units[t]) > CREEP_AGGRO)) t = -1;
-    if (t < 0) {
-        t = moba_nearest(env, moba_tile(u->y), moba_tile(u->x), CREEP_AGGRO, 1 << (1 - u->team),
+    if (t < 0 && (env->tick & 1) == 0) { /* looking every other step is soon enough, and halves the cost */
+        t = moba_nearest(env, u->ty, u->tx, CREEP_AGGRO, 1 << (1 - u->team),
                          (1 << KIND_CREEP) | (1 << KIND_HERO) | (1 << KIND_TOWER), u->team);
     }
     u->target = t;
@@ -1041,7 +1053,7 @@ static void moba_neutral_step(Moba* env, int id) {
     if (u->attack_cd > 0) u->attack_cd--;
     if (u->stun_t > 0) { u->stun_t--; return; }
     if (u->slow_t > 0) u->slow_t--;
-    int y = moba_tile(u->y), x = moba_tile(u->x);
+    int y = u->ty, x = u->tx;
     int away = moba_imax(moba_iabs(y - u->home_y), moba_iabs(x - u->home_x));
     int t = u->target;
     if (t >= 0 && (!env->units[t].alive || away > NEUTRAL_LEASH || moba_dist(u, &env->units[t]) > NEUTRAL_LEASH)) {
@@ -1068,7 +1080,7 @@ static void moba_script(Moba* env, int id, int* act) {
     act[0] = act[1] = 3;
     act[2] = act[3] = act[4] = act[5] = 0;
     if (!u->alive) return;
-    int y = moba_tile(u->y), x = moba_tile(u->x), tile = y * MOBA_SIZE + x;
+    int y = u->ty, x = u->tx, tile = y * MOBA_SIZE + x;
     if (u->hp < 0.3f * u->max_hp) u->retreat = 1;
     if (u->retreat && u->hp > 0.9f * u->max_hp) u->retreat = 0;
     int dir = 8;
@@ -1087,7 +1099,7 @@ static void moba_script(Moba* env, int id, int* act) {
         } else if (target >= 0) {
             act[2] = 1;
             if (moba_dist(u, &env->units[target]) > u->range) {
-                int dy = moba_tile(env->units[target].y) - y, dx = moba_tile(env->units[target].x) - x;
+                int dy = env->units[target].ty - y, dx = env->units[target].tx - x;
                 act[0] = 3 + 3 * ((dy > 0) - (dy < 0));
                 act[1] = 3 + 3 * ((dx > 0) - (dx < 0));
                 if (u->team == DIRE) { int t = act[0]; act[0] = act[1]; act[1] = t; }
@@ -1114,8 +1126,8 @@ static void moba_write_obs(Moba* env, int hero, unsigned char* obs) {
     const MobaMap* m = env->map;
     const Unit* u = &env->units[hero];
     int frame = u->team == DIRE;
-    int cy = u->alive ? moba_tile(u->y) : m->fountain_y[u->team];
-    int cx = u->alive ? moba_tile(u->x) : m->fountain_x[u->team];
+    int cy = u->alive ? u->ty : m->fountain_y[u->team];
+    int cx = u->alive ? u->tx : m->fountain_x[u->team];
     const int half = MOBA_CROP / 2, plane = MOBA_CROP * MOBA_CROP;
     /* Terrain channels: one memcpy per crop row from the prebuilt padded rows of this frame. */
     int a = frame ? cx : cy, b = frame ? cy : cx;
@@ -1126,9 +1138,13 @@ static void moba_write_obs(Moba* env, int hero, unsigned char* obs) {
     }
     memset(obs + plane, 0, 2 * plane);
     /* Units: overlay entity type, health fraction and side, skipped when the area is empty. */
-    if (moba_count_near(env, cy, cx, half, 7) > 0) {
+    if (moba_count_near(env, cy, cx, half, 7)) {
         for (int dy = 0; dy < MOBA_CROP; dy++) {
             const unsigned char* g = env->grid + moba_pidx(cy - half + dy, cx - half);
+            uint64_t head, tail = 0; /* most crop rows are empty: test 8 + 3 bytes at once */
+            memcpy(&head, g, 8);
+            memcpy(&tail, g + 8, 3);
+            if (!(head | tail)) continue;
             for (int dx = 0; dx < MOBA_CROP; dx++) {
                 int id = g[dx];
                 if (!id) continue;
@@ -1142,7 +1158,7 @@ static void moba_write_obs(Moba* env, int hero, unsigned char* obs) {
     }
     unsigned char* s = obs + 4 * plane;
     const Skill* sk = MOBA_SKILLS[u->role];
-    int ty = moba_tile(u->y), tx = moba_tile(u->x);
+    int ty = u->ty, tx = u->tx;
     int py = frame ? tx : ty, px = frame ? ty : tx;
     s[0] = (unsigned char)(255.0f * puffer_clampf(u->hp / u->max_hp, 0.0f, 1.0f));
     s[1] = (unsigned char)(255.0f * puffer_clampf(u->mana / u->max_mana, 0.0f, 1.0f));
@@ -1189,7 +1205,7 @@ void c_init(Moba* env) {
 static void moba_rebuild(Moba* env) {
     memset(env->grid, 0, sizeof(env->grid));
     memset(env->coarse, 0, sizeof(env->coarse));
-    for (int c = 0; c < MOBA_CAMPS; c++) env->camp_alive[c] = 0;
+    for (int c = 0; c < MOBA_CAMPS; c++) env->camp_alive[c] = 0, env->camp_awake[c] = 1;
     for (int i = 0; i < MOBA_UNITS; i++) {
         Unit* u = &env->units[i];
         if (!u->alive) continue;
@@ -1274,11 +1290,20 @@ void c_step(Moba* env) {
         int c = odd ? MOBA_UNITS - 1 - k : FIRST_CREEP + k;
         if (env->units[c].alive) moba_creep_step(env, c);
     }
-    for (int n = FIRST_NEUTRAL; n < FIRST_CREEP; n++)
-        if (env->units[n].alive && (env->units[n].target >= 0 || env->units[n].hp < env->units[n].max_hp ||
-                                    moba_tile(env->units[n].y) != env->units[n].home_y ||
-                                    moba_tile(env->units[n].x) != env->units[n].home_x))
+    /* Neutrals idle at home until attacked: only awake camps are stepped. */
+    for (int c = 0; c < MOBA_CAMPS; c++) {
+        if (!env->camp_awake[c]) continue;
+        int awake = 0;
+        for (int n = FIRST_NEUTRAL + 4 * c; n < FIRST_NEUTRAL + 4 * c + 4; n++) {
+            Unit* u = &env->units[n];
+            if (!u->alive || (u->target < 0 && u->hp >= u->max_hp && u->ty == u->home_y && u->tx == u->home_x &&
+                              u->stun_t == 0 && u->slow_t == 0))
+                continue;
             moba_neutral_step(env, n);
+            awake = 1;
+        }
+        env->camp_awake[c] = awake;
+    }
     for (int c = 0; c < MOBA_CAMPS; c++)
         if (env->camp_alive[c] == 0 && --env->camp_timer[c] <= 0) moba_spawn_camp(env, c);
     if (--env->wave_timer <= 0) {
@@ -1291,7 +1316,7 @@ void c_step(Moba* env) {
         Unit* u = &env->units[h];
         HeroStats* st = &env->stats[h];
         if (!u->alive) { st->prev_dist = -1; continue; }
-        int d = m->goal_dist[u->team][moba_tile(u->y) * MOBA_SIZE + moba_tile(u->x)];
+        int d = m->goal_dist[u->team][u->ty * MOBA_SIZE + u->tx];
         if (st->prev_dist >= 0) env->reward_acc[h] += env->reward_distance * (float)(st->prev_dist - d);
         st->prev_dist = d;
     }
