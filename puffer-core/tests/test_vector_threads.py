@@ -165,3 +165,20 @@ def test_close_and_garbage_collection_stop_the_threads(envs):
     del vec
     gc.collect()
     assert new_threads() == 0
+
+
+@pytest.mark.parametrize("num_workers", [2, 4])
+def test_a_c_env_gives_serial_trajectories(num_workers):
+    """The real thing threads are for: a compiled C env whose step releases the GIL."""
+    pytest.importorskip("puffer_envs_cartpole", reason="the C cartpole plugin is not installed")
+    serial = puffer_core.vector.make("cartpole", num_envs=4, env_kwargs={"num_envs": 16}, seed=3)
+    with puffer_core.vector.make("cartpole", backend="threads", num_envs=4, num_workers=num_workers,
+                                 env_kwargs={"num_envs": 16}, seed=3) as vec:
+        assert vec.env_releases_gil
+        np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
+        rng = np.random.default_rng(0)
+        for _ in range(300):
+            actions = rng.integers(0, 2, 64)
+            assert_same_step(vec.step(actions), serial.step(actions))
+        logs = vec.log()
+        assert logs == serial.log() and logs["n"] > 50

@@ -47,6 +47,9 @@ class Multiprocessing(Pool):
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
                  batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
                  start_method: str = "spawn"):
+        if not hasattr(select, "poll"):
+            raise ConfigError("the multiprocessing backend waits on its workers with poll(), which this platform "
+                              "lacks (Windows): use backend='serial' or 'threads'")
         if start_method not in ("spawn", "forkserver"):
             raise ConfigError(f"start_method={start_method!r} is not supported: use 'spawn' or 'forkserver' "
                               "('fork' copies the parent's threads and locks and is unsafe on macOS)")
