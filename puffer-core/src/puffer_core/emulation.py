@@ -163,13 +163,13 @@ class _ObsWriter:
     """Writes one agent's (possibly structured) observation into its flat buffer row, no allocation."""
 
     def __init__(self, space: spaces.Space, row: np.ndarray):
-        self.row = row
-        self.box = isinstance(space, spaces.Box)
-        self.parts = [(path, row[start:stop].reshape(_leaf_shape(leaf)))
-                      for path, leaf, start, stop in _offsets(space)] if not self.box else []
-
-        if self.box:  # the common case: skip the method call and the branch on every step
+        if isinstance(space, spaces.Box):
+            # The common case: one numpy assignment bound once, no Python method or branch per step.
             self.write = partial(row.__setitem__, Ellipsis)
+            return
+        # Everything else: a view of the row per leaf, shaped like the leaf.
+        self.parts = [(path, row[start:stop].reshape(_leaf_shape(leaf)))
+                      for path, leaf, start, stop in _offsets(space)]
 
     def write(self, obs) -> None:
         for path, view in self.parts:
