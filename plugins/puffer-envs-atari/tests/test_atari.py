@@ -154,6 +154,16 @@ def test_out_of_range_actions_in_the_buffer_play_noop():
     reference.close()
 
 
+def test_action_meanings_for_human_play():
+    from puffer_envs.play import Controls
+
+    env = puffer_core.make("atari:pong")
+    assert env.action_meanings() == ["NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"]
+    controls = Controls(env, "atari:pong")
+    assert controls({"RIGHT", "SPACE"}) == 4 and controls(set()) == 0
+    env.close()
+
+
 def test_render_returns_the_full_rgb_frame():
     env = puffer_core.make("atari:pong", num_envs=2, render_mode="rgb_array")
     env.reset(seed=0)

@@ -173,6 +173,10 @@ class Atari(PufferEnv):
     def pop_log_sums(self) -> np.ndarray:
         return np.sum([g.pop_game_stats() for g in self.games], axis=0)
 
+    def action_meanings(self) -> list[str]:
+        """ALE's names of the actions ("NOOP", "FIRE", "UPRIGHT", ...): `puffer-envs play` maps keys from them."""
+        return self.games[0].unwrapped.get_action_meanings()
+
     def render(self):
         return self.games[0].render() if self.render_mode == "rgb_array" else None
 
