@@ -10,7 +10,8 @@ Threads block on queues (no spinning). In sync mode (no batch_size) the calling 
 0's group itself while the other threads step theirs, which saves one hand-off per step.
 An exception in a thread becomes a WorkerError with its traceback. A thread stuck in an env's step
 cannot be killed: after the timeout the backend raises and is closed, and that thread is left
-running as a daemon (its envs are not closed, since it may still be using them).
+running as a daemon (its envs are not closed, since it may still be using them). Group 0's step in
+sync mode runs in the calling thread, where no timeout can interrupt it.
 """
 
 from __future__ import annotations
