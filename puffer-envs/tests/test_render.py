@@ -189,6 +189,15 @@ def test_play_pong_starts_and_quits(display, extra):
     assert "played 40 steps" in done.stdout
 
 
+def test_play_emulated_atari_from_its_action_meanings(display):
+    pytest.importorskip("puffer_envs_atari")
+    command = [sys.executable, "-m", "puffer_envs.cli", "play", "atari:breakout", "--max-steps", "20", "--fps", "1000"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, "DISPLAY": display})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "SPACE=1" in done.stdout  # FIRE
+    assert "played 20 steps" in done.stdout
+
+
 def test_play_without_keymap_is_a_clear_error(display):
     code = ("import sys, numpy as np; from gymnasium import spaces; import puffer_core\n"
             "from puffer_core import PufferEnv, EnvSpec\n"
