@@ -279,7 +279,7 @@ def test_a_hung_worker_times_out():
     start = time.monotonic()
     with pytest.raises(WorkerError, match="did not finish step within 1.0 s"):
         vec.step(vec.actions)
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 8  # 1 s timeout, then up to 2 s to stop the workers
 
 
 def test_close_twice_and_garbage_collection_leave_nothing():
