@@ -85,6 +85,12 @@ def test_image_view_scales_an_observation_up(display):
     assert color_at(frame, 4 * 4 + 2, (8 + 7) * 4 + 1) == (90, 90, 90)
     assert (frame > 0).any(axis=-1).sum() == 2 * 16  # two scaled-up pixels, nothing else
 
+    planes = np.zeros((2, 3, 5), np.uint8)  # 0/1 planes (e.g. connect4) are stretched to white
+    planes[1, 2, 0] = 1
+    with render.ImageView(planes.shape, scale=2, high=1, render_mode="rgb_array") as view:
+        frame = view.show(planes)
+    assert color_at(frame, 2 * 2, 5 * 2) == (255, 255, 255) and frame.sum() == 255 * 3 * 4
+
 
 def test_vector_view_draws_one_bar_per_value(display):
     space = spaces.Box(-1, 1, (3,), np.float32)

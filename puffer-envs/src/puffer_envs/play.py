@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.agent_view:
             shape = env.single_observation_space.shape
             image_like = env.observations.dtype == np.uint8 and len(shape) in (2, 3)
-            view = (render.ImageView(shape, fps=fps, title=title) if image_like
+            high = getattr(env.single_observation_space, "high", np.array(255))
+            view = (render.ImageView(shape, high=int(np.max(high)), fps=fps, title=title) if image_like
                     else render.VectorView(env.single_observation_space, fps=fps, title=title))
             show = lambda: view.show(env.observations[0])
         elif has_renderer:

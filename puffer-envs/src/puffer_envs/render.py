@@ -182,12 +182,15 @@ class ImageView(Renderer):
     """Shows a uint8 image scaled up: a frame from `env.render()` or an image observation.
 
     Accepts (H, W) grayscale, (H, W, C) with C in 1, 3, 4, and channels-first (C, H, W) with C up to
-    4 (C == 3 as RGB, other C side by side, e.g. stacked grayscale frames)."""
+    4 (C == 3 as RGB, other C side by side, e.g. stacked grayscale frames). Values up to `high` map
+    to black..white."""
 
-    def __init__(self, shape: tuple[int, ...], scale: int | None = None, **kwargs):
+    def __init__(self, shape: tuple[int, ...], scale: int | None = None, high: int = 255, **kwargs):
         h, w = self._hw(tuple(shape))
-        if scale is None:  # scale small images up to about 500 pixels tall
-            scale = max(1, min(8, 500 // max(h, 1)))
+        # Small-valued images (ids, 0/1 planes) are stretched so that `high` shows as white.
+        self.lut = np.minimum(np.arange(256) * (255.0 / max(1, min(int(high), 255))), 255).astype(np.uint8)
+        if scale is None:  # scale small images up to about 500 pixels on their longer side
+            scale = max(1, 500 // max(h, w, 1))
         self.scale = scale
         super().__init__(width=w * scale, height=h * scale, **kwargs)
         rl = self.rl
@@ -217,6 +220,7 @@ class ImageView(Renderer):
             image = image.transpose(1, 2, 0) if image.shape[0] == 3 else np.concatenate(list(image), axis=1)
         if image.ndim == 3 and image.shape[2] == 1:
             image = image[..., 0]
+        image = self.lut[image]
         if image.ndim == 2:
             self.rgba[..., :3] = image[..., None]
         else:
