@@ -20,13 +20,14 @@ import difflib
 
 import gymnasium
 import numpy as np
-from ale_py import AtariEnv, roms
+from ale_py import ALEInterface, AtariEnv, LoggerMode, roms
 from gymnasium import spaces
 from puffer_core import PufferEnv
 from puffer_core.emulation import GymnasiumPufferEnv
 from puffer_core.errors import ConfigError
 
 MAX_FRAME_STACK = 16
+ALEInterface.setLoggerMode(LoggerMode.Error)  # no ALE banner from every game in every worker
 
 
 class AtariGame(gymnasium.Wrapper):
