@@ -108,6 +108,13 @@ def test_one_window_at_a_time(display):
         assert view.show(np.full((4, 4), 7, np.uint8)).max() == 7
 
 
+def test_no_display_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(PufferError, match="xvfb-run"):
+        render.ImageView((4, 4), render_mode="rgb_array")
+
+
 def test_bad_render_mode_is_a_clear_error():
     with pytest.raises(ConfigError, match="render_mode"):
         render.Renderer(render_mode="ascii")
