@@ -345,6 +345,19 @@ def test_pettingzoo_agents_must_share_spaces():
         PettingZooPufferEnv(Mixed)
 
 
+def test_pettingzoo_agents_outside_possible_agents_are_a_clear_error():
+    class Stranger(TagEnv):
+        def reset(self, seed=None, options=None):
+            obs, infos = super().reset(seed, options)
+            self.agents.append("stranger")
+            return obs, infos
+
+    env = PettingZooPufferEnv(Stranger)
+    env.reset(seed=0)
+    with pytest.raises(puffer_core.SpaceError, match="'stranger' is live but not in the env's possible_agents"):
+        env.step(np.zeros(3, np.int32))
+
+
 def test_pettingzoo_through_the_serial_backend():
     make = lambda buffers=None: PettingZooPufferEnv(TagEnv, buffers=buffers)
     vec = puffer_core.vector.make(make, num_envs=2, seed=0)

@@ -371,7 +371,11 @@ class PettingZooPufferEnv(PufferEnv):
         self.infos = {}
 
     def _step(self):
-        actions = {agent: self._actions[self._index[agent]]() for agent in self.env.agents}
+        try:
+            actions = {agent: self._actions[self._index[agent]]() for agent in self.env.agents}
+        except KeyError as e:
+            raise SpaceError(f"agent {e.args[0]!r} is live but not in the env's possible_agents "
+                             f"{self.possible_agents}: Puffer gives each possible agent a fixed row") from None
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
         for i, agent in enumerate(self.possible_agents):
             if agent in obs or agent in rewards:
