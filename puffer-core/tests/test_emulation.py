@@ -435,6 +435,13 @@ def test_emulated_cartpole_as_a_gymnasium_vector_env_equals_sync_vector_env():
     venv.close()
 
 
+def test_pettingzoo_env_as_a_gymnasium_vector_env():
+    venv = VectorEnvAdapter(PettingZooPufferEnv(TagEnv))
+    assert venv.num_envs == 3
+    check_vector_env(venv, num_steps=20)
+    venv.close()
+
+
 def test_gymnasium_vector_wrappers_work_on_the_adapter():
     venv = VectorEnvAdapter(puffer_core.vector.make("gym:CartPole-v1", num_envs=3, seed=1))
     stats = gymnasium.wrappers.vector.RecordEpisodeStatistics(venv)
