@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["puffer-core", "puffer-envs", "plugins/puffer-envs-cartpole"]
+PACKAGES = ["puffer-core", "puffer-envs", "plugins/puffer-envs-cartpole", "plugins/puffer-envs-pong"]
 
 SCRIPT = """
 import numpy as np, puffer_core
@@ -20,6 +20,9 @@ for _ in range(200):
     env.step(rng.integers(0, 2, 4096).astype(np.int32))
 stats = env.log()
 assert 15 < stats["episode_length"] < 30 and stats["n"] > 10000, stats
+pong = puffer_core.make("pong", num_envs=64)
+pong.reset(seed=0)
+pong.step(np.ones(64, np.int32))
 print("ok", stats)
 """
 
@@ -41,4 +44,5 @@ def test_pip_install_into_a_fresh_venv_then_make_and_step(tmp_path):
     assert run.returncode == 0 and run.stdout.startswith("ok"), run.stdout + run.stderr
     listed = subprocess.run([str(venv / "bin" / "puffer-envs"), "list"], capture_output=True, text=True, env=env,
                             timeout=60)
-    assert any(line.startswith("cartpole ") for line in listed.stdout.splitlines()), listed.stdout + listed.stderr
+    names = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
+    assert names == ["cartpole", "pong"], listed.stdout + listed.stderr

@@ -146,3 +146,26 @@ def test_a_closed_env_refuses_to_step():
     env.close()
     with pytest.raises(PufferError, match="closed"):
         env.step(env.actions)
+
+
+
+def test_the_pytest_plugin_provides_markers_and_a_closing_fixture(pytester_subprocess):
+    """Loaded through the pytest11 entry point: no conftest, yet `make_puffer_env` and `soak` exist."""
+    result = pytester_subprocess(f"""
+import sys
+import pytest
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_kit import bug
+made = []
+
+@pytest.mark.soak
+def test_make(make_puffer_env):
+    made.append(make_puffer_env(bug("none"), num_envs=2))
+    made[0].reset(seed=0)
+    assert not made[0]._finalizer.closed
+
+def test_closed_after_the_test():
+    assert made[0]._finalizer.closed
+""", "-W", "error::pytest.PytestUnknownMarkWarning")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout
