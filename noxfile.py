@@ -37,7 +37,7 @@ def test_dirs() -> list[str]:
 
 def install_all(session: nox.Session, *extra: str) -> None:
     # pip rebuilds local directories on every install; their dependencies are reused from the venv.
-    session.install(*CONSTRAINTS, "pytest", "pytest-timeout", *extra, *packages())
+    session.install(*CONSTRAINTS, "pytest", "pytest-timeout", "psutil", *extra, *packages())
 
 
 def ensure_xvfb(session: nox.Session) -> None:
