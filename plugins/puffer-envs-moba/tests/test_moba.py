@@ -214,13 +214,20 @@ def test_destroyed_ancient_ends_the_game_for_the_right_winner():
     assert not env.terminals.any()
 
 
-def test_time_limit_is_a_draw_and_truncates():
+def test_time_limit_truncates_and_more_towers_win():
     env = make(max_steps=50)
     for _ in range(50):
         step(env)
     assert env.truncations.all() and not env.terminals.any()
     stats = log(env)
     assert stats["n"] == 1 and stats["radiant_win"] == 0.5 and stats["timeout"] == 1 and stats["game_length"] == 50
+    e = env.envs[0]
+    for _ in range(49):
+        step(env)
+    e.towers_taken[1] = 1  # Dire took a tower
+    step(env)
+    stats = log(env)
+    assert env.truncations.all() and stats["n"] == 1 and stats["radiant_win"] == 0 and stats["dire_win"] == 1
 
 
 def test_tower_shoots_creeps_first_unless_a_hero_attacks_a_hero_under_it():

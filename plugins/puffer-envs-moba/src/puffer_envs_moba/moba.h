@@ -90,7 +90,7 @@ typedef struct {
     float e_support, e_assassin, e_burst, e_tank, e_carry;
     float radiant_towers_taken; /* Dire towers destroyed by Radiant in the game */
     float dire_towers_taken;
-    float radiant_win; /* 1 win, 0 loss, 0.5 draw (time limit) */
+    float radiant_win; /* 1 win, 0 loss, 0.5 draw; at the time limit the side with more towers taken wins */
     float dire_win;
     float timeout;
     float game_length;
@@ -1258,7 +1258,10 @@ static void moba_end_game(Moba* env, int truncated) {
     }
     log->radiant_towers_taken += (float)env->towers_taken[RADIANT];
     log->dire_towers_taken += (float)env->towers_taken[DIRE];
-    float radiant = env->winner == RADIANT ? 1.0f : env->winner == DIRE ? 0.0f : 0.5f;
+    int winner = env->winner;
+    if (winner < 0 && env->towers_taken[RADIANT] != env->towers_taken[DIRE])
+        winner = env->towers_taken[RADIANT] > env->towers_taken[DIRE] ? RADIANT : DIRE;
+    float radiant = winner == RADIANT ? 1.0f : winner == DIRE ? 0.0f : 0.5f;
     log->radiant_win += radiant;
     log->dire_win += 1.0f - radiant;
     log->timeout += truncated ? 1.0f : 0.0f;

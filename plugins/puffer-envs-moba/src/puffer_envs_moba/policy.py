@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 CROP = 11
@@ -30,23 +29,25 @@ class Policy(nn.Module):
         self.hidden_size = hidden_size
         self.nvec = [int(n) for n in action_space.nvec]
         half = hidden_size // 2
+        # Stride 2 first: the 11x11 crop is small and CPU convolutions dominate training time.
         self.cnn = nn.Sequential(
-            layer_init(nn.Conv2d(ENTITY_TYPES + SCALED_CHANNELS, cnn_channels, 3)), nn.ReLU(),   # 11 -> 9
-            layer_init(nn.Conv2d(cnn_channels, cnn_channels, 3, stride=2)), nn.ReLU(),          # 9 -> 4
+            layer_init(nn.Conv2d(ENTITY_TYPES + SCALED_CHANNELS, cnn_channels, 3, stride=2)), nn.ReLU(),  # 11 -> 5
+            layer_init(nn.Conv2d(cnn_channels, cnn_channels, 3)), nn.ReLU(),                              # 5 -> 3
             nn.Flatten(),
-            layer_init(nn.Linear(cnn_channels * 4 * 4, hidden_size - half)), nn.ReLU(),
+            layer_init(nn.Linear(cnn_channels * 3 * 3, hidden_size - half)), nn.ReLU(),
         )
         self.mlp = nn.Sequential(layer_init(nn.Linear(SELF_FEATURES, half)), nn.ReLU())
         self.project = nn.Sequential(layer_init(nn.Linear(hidden_size, hidden_size)), nn.ReLU())
         self.actor = layer_init(nn.Linear(hidden_size, sum(self.nvec)), std=0.01)
         self.value = layer_init(nn.Linear(hidden_size, 1), std=1.0)
+        self.register_buffer("type_ids", torch.arange(ENTITY_TYPES, dtype=torch.uint8).view(1, ENTITY_TYPES, 1),
+                             persistent=False)
 
     def encode_observations(self, observations: torch.Tensor) -> torch.Tensor:
         obs = observations.reshape(observations.shape[0], -1)
         plane = CROP * CROP
-        # Entity types are ids: one-hot them (clamped, so a stray byte cannot index out of range).
-        types = obs[:, :plane].long().clamp_(0, ENTITY_TYPES - 1)
-        onehot = F.one_hot(types, ENTITY_TYPES).float().view(-1, CROP, CROP, ENTITY_TYPES).permute(0, 3, 1, 2)
+        # Entity types are ids: one-hot them, channels first (a byte outside 0..10 gives all zeros).
+        onehot = (obs[:, :plane].unsqueeze(1) == self.type_ids).float().view(-1, ENTITY_TYPES, CROP, CROP)
         scaled = obs[:, plane:4 * plane].float().view(-1, SCALED_CHANNELS, CROP, CROP) / 255.0
         crop = self.cnn(torch.cat([onehot, scaled], dim=1))
         hero = self.mlp(obs[:, 4 * plane:].float() / 255.0)
