@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 import sys
 
 import numpy as np
@@ -50,6 +51,12 @@ def keymap_from_action_meanings(meanings: list[str]) -> dict:
     return keymap
 
 
+def no_controls(name: str) -> PufferError:
+    return PufferError(f"env {name!r} cannot be played by hand: its class defines neither `keymap` "
+                       "(e.g. keymap = {'UP': 1, 'DOWN': 2}), nor keys_to_action(pressed) -> action, "
+                       "nor action_meanings")
+
+
 class Controls:
     """Turns the set of held keys into agent 0's action."""
 
@@ -64,9 +71,7 @@ class Controls:
             keymap = keymap_from_action_meanings(meanings)
             self.default = meanings.index("NOOP") if "NOOP" in meanings else self.default
         if self.function is None and not keymap:
-            raise PufferError(f"env {name!r} cannot be played by hand: its class defines neither `keymap` "
-                              "(e.g. keymap = {'UP': 1, 'DOWN': 2}), nor keys_to_action(pressed) -> action, "
-                              "nor action_meanings")
+            raise no_controls(name)
         self.entries: list[tuple[frozenset[str], object]] = []
         self.described = "keys: see the env's keys_to_action"
         if self.function is None:
@@ -134,19 +139,33 @@ def stats_lines(steps: int, episodes: int, ret: float, last: dict) -> list[str]:
     return lines
 
 
+def own_kwargs(factory, **wanted) -> dict:
+    """The wanted kwargs the factory names as parameters, plus render_mode when it takes **kwargs
+    (Gymnasium ids do); a factory that does not name num_envs makes one copy by default."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return wanted
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return {k: v for k, v in wanted.items()
+            if k in params or (var_kw and k == "render_mode" and v is not None)}
+
+
 def main(argv: list[str] | None = None) -> int:
     import puffer_core
 
     args, kwargs = parse(list(sys.argv[1:] if argv is None else argv))
     spec = puffer_core.registry.get_spec(args.name)
     cls = spec.factory()
+    if isinstance(cls, type) and not any(hasattr(cls, a) for a in ("keymap", "keys_to_action", "action_meanings")):
+        raise no_controls(args.name)  # before anything is built
     has_renderer = getattr(cls, "renderer", None) is not None
     mode = None if args.agent_view else ("human" if has_renderer else "rgb_array")
-    env = puffer_core.make(args.name, **{**kwargs, "num_envs": 1, "render_mode": mode})
+    env = puffer_core.make(args.name, **{**own_kwargs(cls, num_envs=1, render_mode=mode), **kwargs})
     view = None
     try:
         controls = Controls(env, args.name)
-        obs, _ = env.reset(seed=args.seed)
+        env.reset(seed=args.seed)
         frameskip = kwargs.get("frameskip", (getattr(env, "config", None) or {}).get("frameskip", 1))
         fps = args.fps or max(1, round(60 / max(int(frameskip), 1)))
         title = f"puffer-envs play {args.name}"
