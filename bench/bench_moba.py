@@ -7,6 +7,8 @@ Actions are random, drawn once into a table and copied in per step (no RNG in th
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import puffer_core
 from harness import Row, interleaved, median
@@ -49,6 +51,16 @@ def _threads():
     return vec, step
 
 
+def _per_cpu_second(step, agents: int, seconds: float) -> float:
+    """Agent-steps per second of this process's CPU time: one core's speed even on a busy machine."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    calls = 0
+    while time.perf_counter() - wall < seconds:
+        step()
+        calls += 1
+    return calls * agents / max(time.process_time() - cpu, 1e-9)
+
+
 def rows(quick: bool) -> list[Row]:
     envs, candidates, notes = [], {}, {}
     try:
@@ -70,6 +82,9 @@ def rows(quick: bool) -> list[Row]:
             threads_error = f"threads backend unavailable: {e}"
         runs = interleaved({k: v[:2] for k, v in candidates.items()}, repeats=3 if quick else 7,
                            seconds=0.5 if quick else 1.0)
+        step, agents, _ = candidates["self-play"]
+        cpu_rate = _per_cpu_second(step, agents, 1.0 if quick else 3.0)
+        notes["self-play"] += f"; {cpu_rate / 1e3:.0f}k per CPU-second"
     finally:
         for env in envs:
             env.close()
