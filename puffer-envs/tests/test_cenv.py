@@ -121,7 +121,7 @@ def test_vector_loops_release_the_gil():
     released the GIL around puffer_vec_step."""
     env = Spin(num_envs=1, limit=10**11)  # about a minute of spinning if the GIL were held
     env.reset(seed=0)
-    stepper = threading.Thread(target=env.step, args=(env.actions,))
+    stepper = threading.Thread(target=env.step, args=(env.actions,), daemon=True)
     start = time.perf_counter()
     stepper.start()
     time.sleep(0.1)

@@ -15,6 +15,16 @@
  * called with a freshly seeded rng), c_step (auto-resets finished episodes itself), c_close.
  * No globals, no heap allocation in c_step, no rand(): use puffer_rand* with &env->rng.
  *
+ * Optional: `unsigned char* masks;` (the SDK points it at the masks rows, which start at 1, for
+ * envs whose agents are not all live every step); `#define <ENV>_OBS_SIZE n` (or OBS_SIZE), which
+ * the SDK checks against the observation space; an env whose action type depends on a config
+ * field declares both pointers in an anonymous union, and the SDK sets the one that matches:
+ *
+ *     union { int* actions; float* continuous_actions; };
+ *
+ * The SDK generates the cffi declarations from this header (typedef'd structs, enums and integer
+ * #defines; array sizes may be macros), so nothing else is written for Python.
+ *
  * PUFFER_VEC_LOOPS(Env) at the end of the header defines the generic loops over an array of
  * envs that the Python runtime calls (with the GIL released):
  *     puffer_vec_init, puffer_vec_reset, puffer_vec_step, puffer_vec_close, puffer_vec_log.
