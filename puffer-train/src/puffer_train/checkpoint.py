@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,9 @@ def load(path: str | Path, env: str | None = None) -> dict:
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of foreign files
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise CheckpointError(f"{path} is not a readable puffer-train checkpoint ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else 'no detail'}); "

@@ -147,7 +147,9 @@ def _check(section: str, key: str, value, source: str):
           "float": isinstance(value, (int, float)) and not isinstance(value, bool),
           "bool": isinstance(value, bool), "str": isinstance(value, str), "dict": isinstance(value, dict)}[want]
     if not ok:
-        raise ConfigError(f"{section}.{key} in {source} must be a {want}, got {value!r}")
+        kinds = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
+                 "dict": "a table"}
+        raise ConfigError(f"{section}.{key} in {source} must be {kinds[want]}, got {value!r}")
     return float(value) if want == "float" else value
 
 

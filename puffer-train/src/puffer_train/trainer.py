@@ -40,7 +40,7 @@ class TrainingError(PufferError, RuntimeError):
 
 # -- configuration -----------------------------------------------------------------------------------
 
-def resolve_config(env: str, *, resume: str | Path | None = None, config_file: str | Path | None = None,
+def resolve_config(env: str, /, *, resume: str | Path | None = None, config_file: str | Path | None = None,
                    layers: list[tuple[dict, str]] | None = None, **sections) -> tuple[cfg.Config, dict | None]:
     """Trainer defaults < the plugin's TOML < config_file < layers (e.g. CLI flags) < sections (API kwargs).
     When resuming, the checkpoint's stored config replaces the first two layers."""
@@ -347,12 +347,14 @@ def _run_dir(config: cfg.Config, env: str, resume_path: Path | None) -> Path:
         return resume_path.parent.parent  # continue the run the checkpoint came from
     name = config.train.run_name or f"{env.replace(':', '_').replace('/', '_')}_{time.strftime('%Y%m%d_%H%M%S')}"
     path = Path(config.train.data_dir) / name
-    if path.exists() and not config.train.run_name:
-        path = path.with_name(f"{name}_{os.getpid()}")
+    suffix = 1
+    while path.exists() and not config.train.run_name:  # two runs started in the same second
+        suffix += 1
+        path = path.with_name(f"{name}_{suffix}")
     return path
 
 
-def train(env: str, *, config: str | Path | None = None, resume: str | Path | None = None, callback=None,
+def train(env: str, /, *, config: str | Path | None = None, resume: str | Path | None = None, callback=None,
           layers: list[tuple[dict, str]] | None = None, quiet: bool = False, **sections) -> dict:
     """Train PPO on a registered env and return the final statistics.
 

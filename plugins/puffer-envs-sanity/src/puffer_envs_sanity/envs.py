@@ -15,6 +15,15 @@ from puffer_core.errors import ConfigError
 from puffer_core.logs import LogAccumulator
 
 
+def _reject_unknown(cls, unknown: dict) -> None:
+    if unknown:
+        import inspect
+
+        valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "buffers", "unknown")]
+        raise ConfigError(f"{cls.__name__} got unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
+                          f"valid: {', '.join(valid)}")
+
+
 def _positive(name: str, value) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -60,7 +69,8 @@ class SanityEnv(puffer_core.PufferEnv):
 class Bandit(SanityEnv):
     """One step: a one-hot cue shows which of `arms` arms pays 1. Random policy scores 1/arms."""
 
-    def __init__(self, num_envs: int = 1, arms: int = 4, buffers=None):
+    def __init__(self, num_envs: int = 1, arms: int = 4, buffers=None, **unknown):
+        _reject_unknown(type(self), unknown)
         self.num_envs = _positive("num_envs", num_envs)
         self.arms = _positive("arms", arms)
         super().__init__(spaces.Box(0, 1, (self.arms,), np.float32), spaces.Discrete(self.arms), self.num_envs,
@@ -86,7 +96,8 @@ class Memory(SanityEnv):
     Observation: one-hot cue (only at t=0), then a query flag (only at t=delay).
     """
 
-    def __init__(self, num_envs: int = 1, cues: int = 2, delay: int = 4, buffers=None):
+    def __init__(self, num_envs: int = 1, cues: int = 2, delay: int = 4, buffers=None, **unknown):
+        _reject_unknown(type(self), unknown)
         self.num_envs = _positive("num_envs", num_envs)
         self.cues = _positive("cues", cues)
         self.delay = _positive("delay", delay)
@@ -120,7 +131,8 @@ class Continuous(SanityEnv):
     step, then stay) scores 1.0.
     """
 
-    def __init__(self, num_envs: int = 1, steps: int = 4, buffers=None):
+    def __init__(self, num_envs: int = 1, steps: int = 4, buffers=None, **unknown):
+        _reject_unknown(type(self), unknown)
         self.num_envs = _positive("num_envs", num_envs)
         self.steps = _positive("steps", steps)
         super().__init__(spaces.Box(-1, 1, (4,), np.float32), spaces.Box(-1, 1, (2,), np.float32),
@@ -143,7 +155,9 @@ class Continuous(SanityEnv):
         self.observations[:, 2:] = self.target
 
     def _step(self):
-        self.pos[:] = np.clip(self.pos + np.clip(self.actions, -1, 1), -1, 1)
+        # Bounds-safe for any action value: NaN counts as no move, infinities as full steps.
+        move = np.clip(np.nan_to_num(self.actions, nan=0.0, posinf=1.0, neginf=-1.0), -1, 1)
+        self.pos[:] = np.clip(self.pos + move, -1, 1)
         distance = np.linalg.norm(self.pos - self.target, axis=1)
         reward = 1 - np.minimum(distance, 1)
         self.rewards[:] = reward
@@ -159,20 +173,21 @@ class Coop(SanityEnv):
     """Two agents per env (rows 2e and 2e+1) both see a shared cue and their role, and are both paid 1
     when their actions match. Random play scores 1/actions; agents that agree on a convention score 1."""
 
-    def __init__(self, num_envs: int = 1, actions: int = 4, buffers=None):
+    def __init__(self, num_envs: int = 1, actions: int = 4, buffers=None, **unknown):
+        _reject_unknown(type(self), unknown)
         self.num_envs = _positive("num_envs", num_envs)
         self.n_actions = _positive("actions", actions)
+        self.agents_per_env = 2
         super().__init__(spaces.Box(0, 1, (2 + self.n_actions,), np.float32), spaces.Discrete(self.n_actions),
                          2 * self.num_envs, buffers)
         self.cue = np.zeros(self.num_envs, np.int64)
-        self.observations[:] = 0
-        self.observations[0::2, 0] = 1  # role one-hot: agent 0 of each env ...
-        self.observations[1::2, 1] = 1  # ... and agent 1
+        self.role = np.tile(np.eye(2, dtype=np.float32), (self.num_envs, 1))  # agent 0 / agent 1 of each env
 
     def _start(self, envs):
         self.cue[envs] = self.rng.integers(0, self.n_actions, int(np.count_nonzero(envs)))
         rows = np.repeat(envs, 2)
-        self.observations[rows, 2:] = 0
+        self.observations[rows] = 0
+        self.observations[rows, :2] = self.role[rows]
         self.observations[rows, 2 + np.repeat(self.cue[envs], 2)] = 1
 
     def _step(self):
@@ -187,9 +202,12 @@ class MultiDiscreteCue(SanityEnv):
     """One step: a cue per component of a MultiDiscrete(nvec) action (concatenated one-hots); each
     matched component pays 1/len(nvec)."""
 
-    def __init__(self, num_envs: int = 1, nvec: tuple[int, ...] = (2, 3, 4), buffers=None):
+    def __init__(self, num_envs: int = 1, nvec: tuple[int, ...] = (2, 3, 4), buffers=None, **unknown):
+        _reject_unknown(type(self), unknown)
         self.num_envs = _positive("num_envs", num_envs)
-        self.nvec = np.array([_positive("nvec entries", int(v)) for v in nvec], np.int64)
+        if not isinstance(nvec, (list, tuple, np.ndarray)):
+            raise ConfigError(f"nvec must be a list of component sizes, e.g. [2, 3, 4], got {nvec!r}")
+        self.nvec = np.array([_positive("nvec entries", v) for v in nvec], np.int64)
         if len(self.nvec) == 0:
             raise ConfigError("nvec must list at least one component size, e.g. [2, 3, 4]")
         self.offsets = np.concatenate([[0], np.cumsum(self.nvec)[:-1]])
