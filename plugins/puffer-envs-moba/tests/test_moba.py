@@ -127,6 +127,35 @@ def test_both_teams_see_the_same_game_from_their_side():
             assert (radiant == dire).all(), f"step {t}, role {role}"
 
 
+def test_crop_shows_units_in_each_teams_frame():
+    env = make()
+    clear(env)
+    e = env.envs[0]
+    place(env, 0, 64, 63)  # Radiant support at the crop center (5, 5)
+    place(env, 5, 40, 90)  # Dire support, far away
+    creep = add_creep(env, team=1, lane=1, y=62, x=64)  # 2 up, 1 right of the Radiant hero
+    e.units[creep].hp = 180.0
+    e.units[creep].stun_t = 5  # stays put this step
+    step(env)
+    obs = env.observations[0]
+    cell = (5 - 2) * 11 + (5 + 1)
+    assert obs[cell] == 7 and obs[PLANE + cell] == 127 and obs[2 * PLANE + cell] == 255  # creep, half hp, enemy
+    assert obs[5 * 11 + 5] == 2 and obs[2 * PLANE + 5 * 11 + 5] == 170  # itself: a support hero, ally
+    assert obs[3 * PLANE + 5 * 11 + 5] == 85  # standing on a lane
+    # Dire sees its world transposed: a Radiant creep 2 right and 1 up of the Dire hero shows up
+    # 2 down and 1 left, as it would for Radiant in the mirrored position.
+    e.units[creep].alive = 0
+    place(env, 5, 63, 64)
+    mirror = add_creep(env, team=0, lane=1, y=63 - 1, x=64 + 2)
+    e.units[mirror].stun_t = 5
+    e.units[0].alive = 0
+    e.rebuild_grid = 1
+    step(env)
+    dire = env.observations[5]
+    cell = (5 + 2) * 11 + (5 - 1)
+    assert e.units[mirror].alive and dire[cell] == 7 and dire[2 * PLANE + cell] == 255
+
+
 # -- rules ------------------------------------------------------------------------------------------
 def test_tower_kills_a_lone_creep():
     env = make()

@@ -27,7 +27,7 @@
 #define MOBA_PCELLS 20736
 #define MOBA_CROP 11
 #define MOBA_SELF 26
-#define MOBA_OBS 510
+#define MOBA_OBS_SIZE 510
 #define MOBA_HEROES 10
 #define MOBA_TOWERS 24
 #define MOBA_NEUTRALS 72
@@ -1183,7 +1183,7 @@ static void moba_write_obs(Moba* env, int hero, unsigned char* obs) {
 }
 
 static void moba_write_all_obs(Moba* env) {
-    for (int a = 0; a < env->num_agents; a++) moba_write_obs(env, a, env->observations + a * MOBA_OBS);
+    for (int a = 0; a < env->num_agents; a++) moba_write_obs(env, a, env->observations + a * MOBA_OBS_SIZE);
 }
 
 /* ---- the env API ------------------------------------------------------------------------------- */
