@@ -2,6 +2,7 @@
 
 import puffer_train
 import pytest
+import torch
 
 # env, training score at which training stops early, score the final evaluation must reach.
 # Each env's own config (shipped by the plugin) is used unchanged otherwise.
@@ -11,6 +12,7 @@ CASES = [
     ("sanity-multidiscrete", 0.98, 0.98),
     ("sanity-continuous", 0.8, 0.9),  # Gaussian exploration noise caps the sampled score; eval takes the mean
     ("sanity-memory", 0.98, 0.98),  # the plugin's config turns the LSTM on
+    ("sanity-dict", 0.98, 0.98),  # Gymnasium Dict observations through emulation, the plugin's own policy
 ]
 
 
@@ -19,6 +21,13 @@ def test_reaches_optimum(env, stop_at, threshold, quick):
     result = puffer_train.train(env, **quick(target=stop_at, target_metric="score", eval_episodes=200))
     assert result["eval"]["n"] >= 200
     assert result["score"] >= threshold, (env, result["score"], result["train"])
+
+
+def test_plugin_policy_class_is_used(quick):
+    """sanity-dict names its own policy (EnvSpec.policy); its encoder sees the one-hot cue + noise (4 + 3)."""
+    result = puffer_train.train("sanity-dict", **quick(total_timesteps=512, eval_episodes=0))
+    model = torch.load(result["checkpoint"], weights_only=True)["model"]
+    assert model["policy.encoder.0.weight"].shape == (32, 7)
 
 
 def test_memory_needs_the_lstm(quick):

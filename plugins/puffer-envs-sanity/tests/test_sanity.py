@@ -93,7 +93,16 @@ def test_continuous_reward_is_one_minus_distance():
     assert env.rewards[0] == pytest.approx(1 - min(1.0, float(np.linalg.norm(pos - target))), abs=1e-5)
 
 
-@pytest.mark.parametrize("name", NAMES)
+def test_dict_env_flattens_through_emulation():
+    vec = puffer_core.vector.make("sanity-dict", num_envs=16, seed=3)
+    assert vec.single_observation_space.shape == (4,)  # [cue, noise x3] flattened by emulation
+    stats = play(vec, lambda e: e.observations[:, 0].astype(np.int32), steps=20)
+    assert stats["n"] == 16 * 20 and stats["score"] == pytest.approx(1.0)
+    stats = play(vec, lambda e: ((e.observations[:, 0] + 1) % 4).astype(np.int32), steps=5)
+    assert stats["score"] == 0.0
+
+
+@pytest.mark.parametrize("name", [*NAMES, "sanity-dict"])
 def test_ships_a_training_config(name):
     spec = puffer_core.get_spec(name)
     config = spec.training_config()
@@ -123,6 +132,12 @@ class TestCoopConformance(Conformance):
     env = "sanity-coop"
     kwargs = {"num_envs": 8}
     soak_steps = 20_000
+
+
+class TestDictConformance(Conformance):
+    env = "sanity-dict"
+    kwargs = {}
+    soak_steps = 2_000
 
 
 class TestMultiDiscreteConformance(Conformance):

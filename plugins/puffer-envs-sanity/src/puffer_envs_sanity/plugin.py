@@ -15,11 +15,15 @@ ENVS = {
     "continuous": ("Continuous", "Box actions: move a point onto a target"),
     "coop": ("Coop", "two agents per env paid for matching actions (multi-agent rows)"),
     "multidiscrete": ("MultiDiscreteCue", "MultiDiscrete actions matching a cue per component"),
+    "dict": ("DictCue", "a Gymnasium env with a Dict observation, through emulation, with its own policy"),
 }
+MODULES = {"dict": "puffer_envs_sanity.dict_env"}
+POLICIES = {"dict": "puffer_envs_sanity.policy:DictPolicy"}
 
 
 @hookimpl
 def puffer_envs():
-    return [EnvSpec(name=f"sanity-{name}", make=f"puffer_envs_sanity.envs:{cls}",
-                    config=(CONFIGS / f"{name}.toml").read_text(), description=description)
+    return [EnvSpec(name=f"sanity-{name}", make=f"{MODULES.get(name, 'puffer_envs_sanity.envs')}:{cls}",
+                    config=(CONFIGS / f"{name}.toml").read_text(), description=description,
+                    policy=POLICIES.get(name))
             for name, (cls, description) in ENVS.items()]

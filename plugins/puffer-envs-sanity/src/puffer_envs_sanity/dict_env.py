@@ -1,0 +1,58 @@
+"""sanity-dict: a plain Gymnasium env with a Dict observation, run through puffer_core.emulation.
+
+The observation {"cue": Discrete(cues), "noise": Box(3)} is flattened by the emulation layer into one
+float32 row; the action must name the cue (one step, reward 1). It tests that structured spaces reach
+the trainer intact, and that a plugin's own policy (policy.py, which unflattens the row and one-hots
+the cue) is picked up from EnvSpec.policy.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from puffer_core.emulation import GymnasiumPufferEnv
+
+from .envs import _positive, _reject_unknown
+
+
+def observation_space(cues: int) -> spaces.Dict:
+    return spaces.Dict({"cue": spaces.Discrete(cues), "noise": spaces.Box(-1, 1, (3,), np.float32)})
+
+
+class DictCueGym(gymnasium.Env):
+    """One step: observe a cue (and distracting noise), answer with the cue."""
+
+    def __init__(self, cues: int = 4):
+        self.observation_space = observation_space(cues)
+        self.action_space = spaces.Discrete(cues)
+        self.cue = 0
+
+    def _observe(self):
+        self.cue = int(self.np_random.integers(self.action_space.n))
+        noise = self.np_random.uniform(-1, 1, 3).astype(np.float32)
+        return {"cue": self.cue, "noise": noise}
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return self._observe(), {}
+
+    def step(self, action):
+        reward = float(int(action) == self.cue)
+        return self._observe(), reward, True, False, {}
+
+
+class DictCue(GymnasiumPufferEnv):
+    """DictCueGym through emulation, logging `score` (= return: the optimum is 1.0) like the other sanity envs."""
+
+    log_fields = ("score", "episode_return", "episode_length", "n")
+
+    def __init__(self, cues: int = 4, buffers=None, **unknown):
+        _reject_unknown(type(self), unknown)
+        cues = _positive("cues", cues)
+        super().__init__(lambda: DictCueGym(cues), buffers=buffers)
+
+    def pop_log_sums(self) -> np.ndarray:
+        sums = super().pop_log_sums()
+        sums[0] = sums[1]  # score: the return, whose optimum is 1 per episode
+        return sums
