@@ -22,9 +22,10 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[1] / "examples"
 # Spawned workers unpickle env classes by module name: NumpyCartPole from examples/, the test envs below
 # from this file imported under its plain file name (pytest's own module name for it is not importable).
+# Appended, so that they shadow nothing.
 for _path in (str(EXAMPLES), str(HERE)):
     if _path not in sys.path:
-        sys.path.insert(0, _path)
+        sys.path.append(_path)
 
 from numpy_cartpole import NumpyCartPole  # noqa: E402
 
