@@ -16,6 +16,7 @@ sync mode runs in the calling thread, where no timeout can interrupt it.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -34,9 +35,9 @@ class Threads(Pool):
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
                  batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0):
-        # Default: one thread per env (threads are cheap; envs are usually few big C vectors).
+        # Default: as many threads as cores (and as divide num_envs).
         super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout,
-                         default_num_workers=num_envs)
+                         default_num_workers=os.cpu_count() or 1)
         if not self.env_releases_gil:
             raise ConfigError(f"the threads backend needs envs whose step releases the GIL (C envs, "
                               f"releases_gil = True); {creator!r} holds it, so threads would step one at a "
