@@ -281,3 +281,20 @@ class TestSnakeConformance(Conformance):
     env = "snake"
     kwargs = {"num_envs": 2, "width": 48, "height": 32, "num_snakes": 16, "num_food": 32, "max_snake_length": 40}
     soak_steps = 200_000
+
+
+def test_policy_one_hot_encodes_the_cell_codes():
+    torch = pytest.importorskip("torch")
+    from puffer_envs_snake.policy import CODES, Policy
+
+    w = World(num_envs=2, num_snakes=3, vision=5, width=30, height=20)
+    policy = Policy(w.env.single_observation_space, w.env.single_action_space, hidden_size=32)
+    obs = torch.from_numpy(w.env.observations.copy())
+    logits, value = policy.decode_actions(policy.encode_observations(obs))
+    assert logits.shape == (6, 4) and value.shape == (6, 1)
+    seen = []
+    policy.encoder[0][0].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    policy.encode_observations(obs)
+    onehot = seen[0]  # (agents, CODES, side, side): one channel per cell code
+    assert onehot.shape == (6, CODES, 11, 11) and torch.all(onehot.sum(1) == 1)
+    assert torch.equal(onehot.argmax(1), obs.long())
