@@ -183,7 +183,7 @@ typedef struct {
     HeroStats stats[10];
     Unit units[206];
     unsigned char grid[20736];       /* padded occupancy: unit index + 1, 0 empty */
-    unsigned char coarse[324][4];    /* units per team (radiant, dire, neutral, unused) per 8x8 block, 1 block of padding */
+    unsigned char bits[3][128][24];  /* per team and row: bit x set where a unit of the team stands (+8 bytes slack) */
 } Moba;
 
 /* ---- static tables ------------------------------------------------------------------------ */
@@ -259,7 +259,6 @@ static const int MOBA_SCRIPT_LANE[5] = {2, 1, 0, 0, 2};
 
 static inline int moba_tile(float v) { return puffer_clampi((int)v, 0, MOBA_SIZE - 1); }
 static inline int moba_pidx(int y, int x) { return (y + MOBA_PAD) * MOBA_PSIZE + x + MOBA_PAD; }
-static inline int moba_cell(int y, int x) { return ((y + 8) >> 3) * 18 + ((x + 8) >> 3); }
 static inline int moba_iabs(int v) { return v < 0 ? -v : v; }
 static inline int moba_imax(int a, int b) { return a > b ? a : b; }
 
@@ -470,14 +469,14 @@ static inline void moba_place(Moba* env, int id) {
     Unit* u = &env->units[id];
     int y = u->ty = (int)u->y, x = u->tx = (int)u->x;
     env->grid[moba_pidx(y, x)] = (unsigned char)(id + 1);
-    env->coarse[moba_cell(y, x)][u->team]++;
+    env->bits[u->team][y][x >> 3] |= (unsigned char)(1u << (x & 7));
 }
 
 static inline void moba_unplace(Moba* env, int id) {
     Unit* u = &env->units[id];
     int y = u->ty, x = u->tx;
     env->grid[moba_pidx(y, x)] = 0;
-    env->coarse[moba_cell(y, x)][u->team]--;
+    env->bits[u->team][y][x >> 3] &= (unsigned char)~(1u << (x & 7));
 }
 
 static inline int moba_free(const Moba* env, int y, int x) {
@@ -521,50 +520,56 @@ static inline int moba_dist(const Unit* a, const Unit* b) {
     return moba_imax(moba_iabs(a->ty - b->ty), moba_iabs(a->tx - b->tx));
 }
 
-/* Whether the 8x8 blocks around (y, x) +- radius hold any unit of a team in team_mask: a cheap
- * filter that lets target queries skip empty neighbourhoods without touching tiles. */
-static inline int moba_count_near(const Moba* env, int y, int x, int radius, int team_mask) {
-    int y0 = (y - radius + 8) >> 3, y1 = (y + radius + 8) >> 3; /* radius <= 8: inside the padding */
-    int x0 = (x - radius + 8) >> 3, x1 = (x + radius + 8) >> 3;
-    /* A block's four team counts are one 32-bit word: mask the teams asked for in one go. */
-    uint32_t mask = (team_mask & 1 ? 0xFFu : 0) | (team_mask & 2 ? 0xFF00u : 0) | (team_mask & 4 ? 0xFF0000u : 0);
-    uint32_t any = 0;
-    for (int cy = y0; cy <= y1; cy++)
-        for (int cx = x0; cx <= x1; cx++) {
-            uint32_t counts;
-            memcpy(&counts, env->coarse[cy * 18 + cx], 4);
-            any |= counts & mask;
-        }
-    return any != 0;
+/* Bits x0 .. x0 + len - 1 (len <= 57) of row y of `team`'s bitboard, shifted down to bit 0: one
+ * unaligned 8-byte load (the bit order within the row is little-endian, as on x86 and ARM). */
+static inline uint64_t moba_row_bits(const Moba* env, int team, int y, int x0, int len) {
+    uint64_t w;
+    memcpy(&w, env->bits[team][y] + (x0 >> 3), sizeof(w));
+    return (w >> (x0 & 7)) & ((1ull << len) - 1);
 }
 
-/* Nearest unit (Chebyshev rings outward) of a team in team_mask and a kind in kind_mask within
- * `radius` (<= MOBA_PAD) of (y, x), or -1. Ties in a ring go to the Euclidean nearest, then to
- * the first in reading order of the caller's frame (transposed for Dire), so both teams choose
- * mirror-image targets in mirror-image situations. */
+/* Whether any unit of a team in team_mask stands within `radius` (Chebyshev) of (y, x): a few
+ * word operations per row of the square, no tile reads. */
+static inline int moba_any_near(const Moba* env, int y, int x, int radius, int team_mask) {
+    int y0 = moba_imax(y - radius, 0), y1 = y + radius < MOBA_SIZE ? y + radius : MOBA_SIZE - 1;
+    int x0 = moba_imax(x - radius, 0), len = (x + radius < MOBA_SIZE ? x + radius : MOBA_SIZE - 1) - x0 + 1;
+    for (int t = 0; t < 3; t++) {
+        if (!(team_mask >> t & 1)) continue;
+        for (int r = y0; r <= y1; r++)
+            if (moba_row_bits(env, t, r, x0, len)) return 1;
+    }
+    return 0;
+}
+
+/* Nearest unit (Chebyshev distance) of a team in team_mask and a kind in kind_mask within
+ * `radius` of (y, x), the center excluded, or -1. Candidates come from the teams' row bitboards.
+ * Ties go to the Euclidean nearest, then to the first in reading order of the caller's frame
+ * (transposed for Dire), so both teams choose mirror-image targets in mirror-image situations. */
 static int moba_nearest(const Moba* env, int y, int x, int radius, int team_mask, int kind_mask, int frame) {
-    if (!moba_count_near(env, y, x, radius, team_mask)) return -1;
-    const unsigned char* g = env->grid + moba_pidx(y, x);
-    for (int r = 1; r <= radius; r++) {
-        int best = -1, best_score = 1 << 30;
-        for (int dy = -r; dy <= r; dy++) {
-            int step = (dy == -r || dy == r) ? 1 : 2 * r;
-            for (int dx = -r; dx <= r; dx += step) {
-                int id = g[dy * MOBA_PSIZE + dx];
-                if (!id) continue;
-                const Unit* u = &env->units[id - 1];
-                if (!(team_mask >> u->team & 1) || !(kind_mask >> u->kind & 1)) continue;
+    int y0 = moba_imax(y - radius, 0), y1 = y + radius < MOBA_SIZE ? y + radius : MOBA_SIZE - 1;
+    int x0 = moba_imax(x - radius, 0), len = (x + radius < MOBA_SIZE ? x + radius : MOBA_SIZE - 1) - x0 + 1;
+    int best = -1, best_key = 1 << 30;
+    for (int t = 0; t < 3; t++) {
+        if (!(team_mask >> t & 1)) continue;
+        for (int r = y0; r <= y1; r++) {
+            uint64_t w = moba_row_bits(env, t, r, x0, len);
+            while (w) {
+                int c = x0 + __builtin_ctzll(w);
+                w &= w - 1;
+                int dy = r - y, dx = c - x;
+                if (!dy && !dx) continue;
+                int id = env->grid[moba_pidx(r, c)] - 1;
+                if (!(kind_mask >> env->units[id].kind & 1)) continue;
+                int cheb = moba_imax(moba_iabs(dy), moba_iabs(dx));
                 int order = frame ? (dx + 8) * 32 + dy + 8 : (dy + 8) * 32 + dx + 8;
-                int score = (dy * dy + dx * dx) * 1024 + order;
-                if (score < best_score) { best_score = score; best = id - 1; }
+                int key = (cheb << 20) | ((dy * dy + dx * dx) << 10) | order;
+                if (key < best_key) { best_key = key; best = id; }
             }
         }
-        if (best >= 0) return best;
     }
-    return -1;
+    return best;
 }
 
-/* Teams hostile to `team`: neutrals fight everyone and everyone may fight neutrals. */
 static inline int moba_enemies(int team) { return team == NEUTRAL ? 3 : (1 << (1 - team)) | (1 << NEUTRAL); }
 
 /* ---- combat --------------------------------------------------------------------------------- */
@@ -750,7 +755,7 @@ static int moba_cast(Moba* env, int id, int slot, float my, float mx) {
                 moba_hit(env, id, target, s);
                 break;
             }
-            if (target < 0 && !moba_count_near(env, cy, cx, s->radius, moba_enemies(u->team))) return 0;
+            if (target < 0 && !moba_any_near(env, cy, cx, s->radius, moba_enemies(u->team))) return 0;
             int hits[64], n = 0; /* collect first: kills edit the grid */
             for (int dy = -s->radius; dy <= s->radius; dy++)
                 for (int dx = -s->radius; dx <= s->radius; dx++) {
@@ -908,7 +913,7 @@ static void moba_spawn_camp(Moba* env, int camp) {
 static void moba_new_game(Moba* env, int random_start) {
     const MobaMap* m = env->map;
     memset(env->grid, 0, sizeof(env->grid));
-    memset(env->coarse, 0, sizeof(env->coarse));
+    memset(env->bits, 0, sizeof(env->bits));
     memset(env->stats, 0, sizeof(env->stats));
     for (int i = 0; i < MOBA_UNITS; i++) { env->units[i].alive = 0; env->units[i].target = -1; }
     static const float TOWER_HP[6] = {0, 1600, 1900, 2200, 2500, 4500};
@@ -1019,7 +1024,7 @@ static void moba_tower_step(Moba* env, int id) {
         Unit* v = &env->units[t];
         if (!v->alive || moba_dist(u, v) > u->range || (v->kind == KIND_HERO && u->aggro_t == 0)) t = -1;
     }
-    if (t < 0 && u->attack_cd == 0 && moba_count_near(env, y, x, u->range, enemy)) { /* only when it can shoot */
+    if (t < 0 && u->attack_cd == 0 && moba_any_near(env, y, x, u->range, enemy)) { /* only when it can shoot */
         t = moba_nearest(env, y, x, u->range, enemy, 1 << KIND_CREEP, u->team);
         if (t < 0) t = moba_nearest(env, y, x, u->range, enemy, KINDS_ALL, u->team);
         if (t >= 0 && env->units[t].kind == KIND_HERO) u->aggro_t = 1 << 20; /* no creep to shoot: keep the hero */
@@ -1137,23 +1142,22 @@ static void moba_write_obs(Moba* env, int hero, unsigned char* obs) {
         memcpy(obs + 3 * plane + i * MOBA_CROP, m->crop_class[frame] + src, MOBA_CROP);
     }
     memset(obs + plane, 0, 2 * plane);
-    /* Units: overlay entity type, health fraction and side, skipped when the area is empty. */
-    if (moba_count_near(env, cy, cx, half, 7)) {
-        for (int dy = 0; dy < MOBA_CROP; dy++) {
-            const unsigned char* g = env->grid + moba_pidx(cy - half + dy, cx - half);
-            uint64_t head, tail = 0; /* most crop rows are empty: test 8 + 3 bytes at once */
-            memcpy(&head, g, 8);
-            memcpy(&tail, g + 8, 3);
-            if (!(head | tail)) continue;
-            for (int dx = 0; dx < MOBA_CROP; dx++) {
-                int id = g[dx];
-                if (!id) continue;
-                const Unit* v = &env->units[id - 1];
-                int o = frame ? dx * MOBA_CROP + dy : dy * MOBA_CROP + dx;
-                obs[o] = v->entity;
-                obs[plane + o] = (unsigned char)(255.0f * puffer_clampf(v->hp / v->max_hp, 0.0f, 1.0f));
-                obs[2 * plane + o] = v->team == NEUTRAL ? 85 : v->team == u->team ? 170 : 255;
-            }
+    /* Units: overlay entity type, health fraction and side; most crop rows are empty, and a row is
+     * tested 8 + 3 bytes at a time. */
+    for (int dy = 0; dy < MOBA_CROP; dy++) {
+        const unsigned char* g = env->grid + moba_pidx(cy - half + dy, cx - half);
+        uint64_t head, tail = 0;
+        memcpy(&head, g, 8);
+        memcpy(&tail, g + 8, 3);
+        if (!(head | tail)) continue;
+        for (int dx = 0; dx < MOBA_CROP; dx++) {
+            int id = g[dx];
+            if (!id) continue;
+            const Unit* v = &env->units[id - 1];
+            int o = frame ? dx * MOBA_CROP + dy : dy * MOBA_CROP + dx;
+            obs[o] = v->entity;
+            obs[plane + o] = (unsigned char)(255.0f * puffer_clampf(v->hp / v->max_hp, 0.0f, 1.0f));
+            obs[2 * plane + o] = v->team == NEUTRAL ? 85 : v->team == u->team ? 170 : 255;
         }
     }
     unsigned char* s = obs + 4 * plane;
@@ -1204,7 +1208,7 @@ void c_init(Moba* env) {
 /* Occupancy grid, block counts and camp counts from the unit table, after Python edited units. */
 static void moba_rebuild(Moba* env) {
     memset(env->grid, 0, sizeof(env->grid));
-    memset(env->coarse, 0, sizeof(env->coarse));
+    memset(env->bits, 0, sizeof(env->bits));
     for (int c = 0; c < MOBA_CAMPS; c++) env->camp_alive[c] = 0, env->camp_awake[c] = 1;
     for (int i = 0; i < MOBA_UNITS; i++) {
         Unit* u = &env->units[i];
