@@ -20,7 +20,7 @@ class {{ cookiecutter.class_name }}(CEnv):
             raise ConfigError(f"size must be between 2 and 64, got {size}")
         if config["max_steps"] < 1:
             raise ConfigError(f"max_steps must be positive, got {config['max_steps']}")
-        return spaces.Box(0, 1, (2 * size * size,), np.uint8), spaces.Discrete(5)
+        return spaces.Box(0, 1, (2 * size * size,), np.float32), spaces.Discrete(5)
 
 
 __all__ = ["{{ cookiecutter.class_name }}"]

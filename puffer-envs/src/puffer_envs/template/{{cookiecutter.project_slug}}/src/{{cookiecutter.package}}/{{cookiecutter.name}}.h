@@ -1,6 +1,6 @@
 /* {{ cookiecutter.class_name }}: walk to the target on a size x size grid.
  *
- * Observations: two size*size uint8 planes, flattened: plane 0 has a 1 where the agent is,
+ * Observations: two size*size float planes, flattened: plane 0 has a 1 where the agent is,
  * plane 1 a 1 where the target is. Actions: 0 stay, 1 up, 2 down, 3 left, 4 right.
  * Reward +1 on reaching the target (terminal); truncated after max_steps.
  * The convention (see puffer.h): a Log of floats with n last, the buffer pointers, rng,
@@ -17,7 +17,7 @@ typedef struct {
 
 typedef struct {
     Log log;
-    unsigned char* observations;
+    float* observations;
     int* actions;
     float* rewards;
     unsigned char* terminals;
@@ -36,7 +36,7 @@ typedef struct {
 static const int MOVE_X[5] = {0, 0, 0, -1, 1};
 static const int MOVE_Y[5] = {0, -1, 1, 0, 0};
 
-static inline void mark(unsigned char* obs, int size, int plane, int x, int y, unsigned char value) {
+static inline void mark(float* obs, int size, int plane, int x, int y, float value) {
     obs[plane * size * size + y * size + x] = value;
 }
 
@@ -52,7 +52,7 @@ void c_reset({{ cookiecutter.class_name }}* env) {
     } while (env->target_x == env->agent_x && env->target_y == env->agent_y);
     env->tick = 0;
     env->episode_return = 0.0f;
-    memset(env->observations, 0, (size_t)(2 * size * size));
+    memset(env->observations, 0, sizeof(float) * (size_t)(2 * size * size));
     mark(env->observations, size, 0, env->agent_x, env->agent_y, 1);
     mark(env->observations, size, 1, env->target_x, env->target_y, 1);
 }
