@@ -39,9 +39,13 @@ def test_editing_any_header_of_the_plugin_changes_the_key(header):
     assert build.cache_key(header, "Spin", True) != build.cache_key(header, "Spin", False)
 
 
-def test_sanitize_flags_and_default_flags():
+def test_sanitize_flags_and_default_flags(header, monkeypatch):
     assert "-fsanitize=address,undefined" in build.flags(True) and "-O1" in build.flags(True)
     assert "-O2" in build.flags(False) and not any("fast-math" in f or "march" in f for f in build.flags(False))
+    before = build.cache_key(header, "Spin", False)
+    monkeypatch.setenv("PUFFER_CFLAGS", "-march=native -DFAST=1")
+    assert build.flags(False)[-2:] == ["-march=native", "-DFAST=1"]
+    assert build.cache_key(header, "Spin", False) != before
 
 
 def test_sanitized_build_without_the_asan_runtime_is_a_clear_error(header, monkeypatch):

@@ -9,7 +9,8 @@ edited header rebuilds and an unchanged one loads in milliseconds. Compiling hap
 lock and ends with an atomic rename, so many worker processes starting at once build it once.
 
 `PUFFER_SANITIZE=1` builds with AddressSanitizer and UBSan into a separate cache entry; Python
-must then run with `LD_PRELOAD=$(gcc -print-file-name=libasan.so)`.
+must then run with `LD_PRELOAD=$(gcc -print-file-name=libasan.so)`. `PUFFER_CFLAGS` adds compiler
+flags (e.g. `-march=native` on a machine that builds for itself); `CC` picks the compiler.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def compiler() -> list[str]:
 
 def flags(sanitize: bool) -> list[str]:
     extra = ["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else []
-    return [*(SANITIZE_FLAGS if sanitize else OPT_FLAGS), *COMMON_FLAGS, *extra]
+    user = shlex.split(os.environ.get("PUFFER_CFLAGS", ""))
+    return [*(SANITIZE_FLAGS if sanitize else OPT_FLAGS), *COMMON_FLAGS, *extra, *user]
 
 
 def _sources(header: Path) -> list[Path]:
