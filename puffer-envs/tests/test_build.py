@@ -79,3 +79,11 @@ def test_missing_header_is_a_clear_error(tmp_path):
 
 def test_get_include_holds_puffer_h():
     assert (Path(build.get_include()) / "puffer.h").is_file()
+
+
+def test_unwritable_cache_is_a_clear_error(header, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PUFFER_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(build.BuildError, match="cannot write the build cache .*PUFFER_CACHE_DIR"):
+        build.load(header, "Spin", sanitize=False)

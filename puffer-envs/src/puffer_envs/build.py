@@ -135,9 +135,14 @@ def load(header: str | os.PathLike, struct: str, sanitize: bool | None = None) -
 
 def compile_header(header: Path, struct: str, sanitize: bool, target: Path) -> None:
     """Generate the cdef, emit the C source and compile it into `target`, under a file lock."""
-    target.parent.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.parent.parent / f"{target.parent.name}.lock"
-    with open(lock_path, "w") as lock:
+    try:
+        target.parent.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path, "w")
+    except OSError as e:
+        raise BuildError(f"cannot write the build cache {target.parent.parent} ({e.strerror}): set "
+                         "PUFFER_CACHE_DIR to a writable folder") from e
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():  # another process built it while we waited
             return
