@@ -114,7 +114,7 @@ class CEnv(PufferEnv):
         fields = dict(ffi.typeof(self.struct).fields)
         self.config = self._check_config(kwargs, fields)
         self.single_observation_space, self.single_action_space = self.make_spaces(dict(self.config))
-        self.agents_per_env = int(self.agents_per_env(dict(self.config)))
+        self.agents_per_env = int(type(self).agents_per_env(dict(self.config)))  # an int on instances
         self.num_agents = self.num_envs * self.agents_per_env
         self.log_fields = self._check_log(fields)
         super().__init__(buffers)
@@ -124,15 +124,15 @@ class CEnv(PufferEnv):
         # The structs are zeroed; write the buffer pointers and config values into all of them at once
         # through a byte view (setting thousands of structs one field at a time from Python is slow).
         self.envs = ffi.new(f"{self.struct}[]", self.num_envs)
-        size = ffi.sizeof(self.struct)
+        size, pointer = ffi.sizeof(self.struct), ffi.sizeof("void *")
         raw = np.frombuffer(ffi.buffer(self.envs), np.uint8).reshape(self.num_envs, size)
         for name, _ in BUFFER_MEMBERS:
             if name in fields:
                 array = getattr(self, name)
-                stride = array.nbytes // self.num_envs
-                addresses = array.ctypes.data + stride * np.arange(self.num_envs, dtype=np.uint64)
+                stride = array.nbytes // self.num_envs  # bytes of one env's rows
+                addresses = array.ctypes.data + stride * np.arange(self.num_envs, dtype=np.uintp)
                 offset = fields[name].offset
-                raw[:, offset:offset + 8].view(np.uint64)[:, 0] = addresses
+                raw[:, offset:offset + pointer].view(np.uintp)[:, 0] = addresses
         for key, value in self.config.items():
             field = fields[key]
             dtype = scalar_dtype(ffi, field.type)
