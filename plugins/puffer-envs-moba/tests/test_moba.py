@@ -115,6 +115,22 @@ def test_shared_map_tables_are_mirror_images():
     assert env.envs[0].map == other.envs[0].map
 
 
+@pytest.mark.parametrize("damage", ["truncated", "asymmetric"])
+def test_an_invalid_map_file_is_a_clear_error(monkeypatch, damage):
+    import puffer_envs_moba as pkg
+    from puffer_core.errors import PufferError
+
+    rows = pkg.map_text().split()
+    if damage == "truncated":
+        rows = rows[:100]
+    else:  # a wall on one side of the diagonal only
+        rows[40] = rows[40][:30] + "#" + rows[40][31:]
+    monkeypatch.setattr(pkg, "_maps", {})  # a fresh process's cache
+    monkeypatch.setattr(pkg, "map_text", lambda: "\n".join(rows) + "\n")
+    with pytest.raises(PufferError, match="not a valid map"):
+        pkg.Moba(num_envs=1)
+
+
 def test_both_teams_see_the_same_game_from_their_side():
     env = make()
     for t in range(40):  # heroes idle at their fountains while the first creep wave walks out
