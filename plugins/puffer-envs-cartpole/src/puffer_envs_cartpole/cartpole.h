@@ -84,32 +84,34 @@ void c_step(CartPole* env) {
         force = env->actions[0] == 1 ? FORCE_MAG : -FORCE_MAG;
     }
     /* Gymnasium's operations in Gymnasium's order (rounding follows the order). */
-    float theta_dot = env->theta_dot;
-    float costheta = cosf(env->theta);
-    float sintheta = sinf(env->theta);
+    float x = env->x, x_dot = env->x_dot, theta = env->theta, theta_dot = env->theta_dot;
+    float costheta = cosf(theta);
+    float sintheta = sinf(theta);
     float temp = (force + POLEMASS_LENGTH * (theta_dot * theta_dot) * sintheta) / TOTAL_MASS;
     float thetaacc = (GRAVITY * sintheta - costheta * temp)
                       / (LENGTH * (4.0f / 3.0f - MASSPOLE * (costheta * costheta) / TOTAL_MASS));
     float xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS;
-    env->x = env->x + TAU * env->x_dot;
-    env->x_dot = env->x_dot + TAU * xacc;
-    env->theta = env->theta + TAU * theta_dot;
-    env->theta_dot = theta_dot + TAU * thetaacc;
-    env->tick += 1;
+    x = x + TAU * x_dot;
+    x_dot = x_dot + TAU * xacc;
+    theta = theta + TAU * theta_dot;
+    theta_dot = theta_dot + TAU * thetaacc;
+    int tick = env->tick + 1;
 
-    int terminated = (fabsf(env->x) > X_THRESHOLD) | (fabsf(env->theta) > THETA_THRESHOLD);
-    int truncated = env->tick >= env->max_steps;
+    int terminated = (fabsf(x) > X_THRESHOLD) | (fabsf(theta) > THETA_THRESHOLD);
+    int truncated = tick >= env->max_steps;
     env->rewards[0] = 1.0f;
     env->terminals[0] = (unsigned char)terminated;
     env->truncations[0] = (unsigned char)truncated;
     if (terminated | truncated) {
-        env->log.episode_return += (float)env->tick;  /* reward 1 per step */
-        env->log.episode_length += (float)env->tick;
+        env->log.episode_return += (float)tick;  /* reward 1 per step */
+        env->log.episode_length += (float)tick;
         env->log.n += 1.0f;
         c_reset(env);
         return;
     }
-    cartpole_observe(env);
+    env->x = x; env->x_dot = x_dot; env->theta = theta; env->theta_dot = theta_dot; env->tick = tick;
+    float* obs = env->observations;
+    obs[0] = x; obs[1] = x_dot; obs[2] = theta; obs[3] = theta_dot;
 }
 
 void c_close(CartPole* env) { (void)env; }
