@@ -384,6 +384,24 @@ def test_games_desynchronize_at_reset():
     assert len(ticks) > 8
 
 
+def test_threads_backend_shares_one_map():
+    vec = puffer_core.vector.make("moba", backend="threads", num_envs=2, num_workers=2, seed=0,
+                                  env_kwargs={"num_envs": 2})
+    try:
+        vec.async_reset(0)
+        vec.recv()
+        for _ in range(20):
+            vec.actions[:] = NOOP
+            vec.send(vec.actions)
+            vec.recv()
+        assert vec.num_agents == 40 and vec.observations[:, 4 * PLANE].all()  # every hero sees its health
+    finally:
+        vec.close()
+    import puffer_envs_moba
+
+    assert len(puffer_envs_moba._maps) == 1  # one map per process, however many env objects
+
+
 # -- the renderer and the policy ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def display():
