@@ -96,8 +96,9 @@ class EnvPool:
         check = [str(python), "-c", "import envpool"]
         if not python.exists() or subprocess.run(check, capture_output=True).returncode != 0:
             venv.create(ENVPOOL_VENV, with_pip=False, clear=True)
-            done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "envpool"],
-                                  capture_output=True, text=True, timeout=600)
+            pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--timeout", "20",
+                   "--retries", "1", "envpool"]
+            done = subprocess.run(pip, capture_output=True, text=True, timeout=600)
             if done.returncode != 0:
                 raise RuntimeError(f"pip install envpool failed: {done.stderr.strip().splitlines()[-1:]}")
         return python
