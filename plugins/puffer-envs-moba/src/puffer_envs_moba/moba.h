@@ -1178,7 +1178,7 @@ static void moba_write_obs(Moba* env, int hero, unsigned char* obs) {
     s[17] = u->stun_t > 0 ? 255 : 0;
     s[18] = u->slow_t > 0 ? 255 : 0;
     s[19] = (unsigned char)(255.0f * puffer_clampf(u->shield / u->max_hp, 0.0f, 1.0f));
-    s[20] = (unsigned char)puffer_clampi(u->alive ? 0 : 4 * u->respawn_t, 0, 255);
+    s[20] = (unsigned char)(u->alive ? 0 : u->respawn_t >= 63 ? 255 : 4 * u->respawn_t);
     s[21] = u->buff_t > 0 ? 255 : 0;
     s[22] = (unsigned char)puffer_clampi(env->max_steps > 0 ? (int)(255LL * env->tick / env->max_steps) : 0, 0, 255);
     s[23] = (unsigned char)(255.0f * puffer_clampf(u->xp / moba_xp_needed(u->level), 0.0f, 1.0f));
