@@ -15,6 +15,7 @@ TEAM = ((40, 220, 90, 255), (235, 60, 50, 255), (230, 200, 60, 255))  # radiant,
 CREEP = ((120, 240, 150, 255), (250, 140, 120, 255))
 HEALTH_BACK = (30, 30, 30, 255)
 HEALTH = (60, 230, 60, 255)
+PLAYER = (255, 255, 0, 255)
 ROLE_LETTERS = "SABTC"  # support, assassin, burst, tank, carry
 KIND_HERO, KIND_TOWER, KIND_NEUTRAL, KIND_CREEP = 0, 1, 2, 3
 
@@ -61,7 +62,7 @@ class MobaRenderer(Renderer):
             x, y = u.x * TILE, u.y * TILE + HEADER
             frac = u.hp / u.max_hp if u.max_hp > 0 else 0.0
             if u.kind == KIND_HERO:
-                heroes.append((u, x, y, frac))  # drawn last, on top
+                heroes.append((i, u, x, y, frac))  # drawn last, on top
             elif u.kind == KIND_TOWER:
                 size = 16 if u.tier == 5 else 10
                 self.rect(x - size / 2, y - size / 2, size, size, TEAM[u.team])
@@ -71,7 +72,9 @@ class MobaRenderer(Renderer):
                 self.rect(x - 2, y - 2, 4, 4, CREEP[u.team])
             else:
                 self.rect(x - 2, y - 2, 4, 4, TEAM[2])
-        for u, x, y, frac in heroes:
+        for i, u, x, y, frac in heroes:
+            if i == 0:  # agent 0: the hero a human plays
+                rl.draw_circle_lines(int(x), int(y), 9.0, PLAYER)
             rl.draw_circle(int(x), int(y), 6.0, TEAM[u.team])
             rl.draw_circle_lines(int(x), int(y), 6.0, (255, 255, 255, 255))
             self.text(ROLE_LETTERS[u.role], x - 3, y - 4, 10, (0, 0, 0, 255))
