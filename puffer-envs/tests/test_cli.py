@@ -51,10 +51,14 @@ def test_list_shows_envs_and_broken_plugins(registered, capsys):
     assert "BROKEN: plugin no_such_module_for_puffer_tests.plugin failed to load: ModuleNotFoundError" in err
 
 
-def test_build_compiles_the_named_envs(registered, capsys):
+def test_build_compiles_the_named_envs(registered, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PUFFER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PUFFER_SANITIZE", "1")  # compiling needs no ASan runtime, only loading does
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
     assert cli.main(["build", "cli-spin"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("cli-spin: ") and ".so" in out
+    path = out.split(": ")[1].split(" (")[0]
+    assert out.startswith("cli-spin: ") and path.startswith(str(tmp_path)) and path.endswith(".so")
 
 
 def test_unknown_env_is_a_clear_error(registered, capsys):

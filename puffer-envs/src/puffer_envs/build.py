@@ -107,8 +107,8 @@ def module_name(header: Path, key: str) -> str:
     return f"_puffer_{stem}_{key}"
 
 
-def load(header: str | os.PathLike, struct: str, sanitize: bool | None = None) -> Library:
-    """The compiled library for `header` (compiling it if the cache has none), loaded once per process."""
+def _target(header: str | os.PathLike, struct: str, sanitize: bool | None) -> tuple[Path, str, Path, bool]:
+    """(header, module name, library path, sanitize) for a header and the current settings."""
     header = Path(header).resolve()
     if not header.is_file():
         raise BuildError(f"env header {header} does not exist: is it listed as package data (*.h) in the "
@@ -116,7 +116,21 @@ def load(header: str | os.PathLike, struct: str, sanitize: bool | None = None) -
     sanitize = sanitize_enabled() if sanitize is None else sanitize
     key = cache_key(header, struct, sanitize)
     name = module_name(header, key)
-    path = cache_root() / key / (name + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
+    return header, name, cache_root() / key / (name + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")), sanitize
+
+
+def ensure_built(header: str | os.PathLike, struct: str, sanitize: bool | None = None) -> Path:
+    """Compile `header` into the cache unless it is there already; return the library's path (no loading,
+    so a sanitized build can be prepared without the ASan runtime)."""
+    header, _, path, sanitize = _target(header, struct, sanitize)
+    if not path.exists():
+        compile_header(header, struct, sanitize, path)
+    return path
+
+
+def load(header: str | os.PathLike, struct: str, sanitize: bool | None = None) -> Library:
+    """The compiled library for `header` (compiling it if the cache has none), loaded once per process."""
+    header, name, path, sanitize = _target(header, struct, sanitize)
     if path in _loaded:
         return _loaded[path]
     if sanitize and "asan" not in os.environ.get("LD_PRELOAD", ""):

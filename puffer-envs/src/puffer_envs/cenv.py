@@ -91,10 +91,13 @@ class CEnv(PufferEnv):
         return path
 
     @classmethod
-    def build(cls, sanitize: bool | None = None) -> build.Library:
-        """Compile (or load from the cache) this env's C library."""
+    def build(cls, sanitize: bool | None = None, load: bool = True):
+        """This env's C library, compiled into the cache if needed: loaded (a build.Library), or with
+        load=False only compiled (its path)."""
         if not cls.header or not cls.struct:
             raise HeaderError(f"{cls.__name__} must set the class attributes `header` (the .h file) and `struct`")
+        if not load:
+            return build.ensure_built(cls.header_path(), cls.struct, sanitize)
         return build.load(cls.header_path(), cls.struct, sanitize)
 
     # -- construction -------------------------------------------------------------------------

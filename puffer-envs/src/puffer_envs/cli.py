@@ -56,12 +56,12 @@ def cmd_build(args) -> int:
             continue
         start = time.perf_counter()
         try:
-            library = cls.build()
+            path = cls.build(load=False)
         except build.BuildError as e:
             failures += 1
             print(f"{name}: FAILED\n{e}", file=sys.stderr)
             continue
-        print(f"{name}: {library.path} ({time.perf_counter() - start:.1f}s)")
+        print(f"{name}: {path} ({time.perf_counter() - start:.1f}s)")
     return 1 if failures else 0
 
 
