@@ -7,9 +7,13 @@
  * once by moba_map_build from map.txt and shared read-only by every env (`const MobaMap* map`).
  *
  * Speed: every unit sits on one tile of a per-env occupancy grid (uint8 unit id + 1, padded so
- * neighbourhood scans never bounds-check) and a 16x16 grid of per-team unit counts lets target
- * queries skip empty neighbourhoods without touching tiles. Observation crops are memcpy'd from
+ * neighbourhood reads never bounds-check), and per-team row bitboards answer "nearest enemy within
+ * r" from 2r + 1 word reads, without scanning units or tiles. Observation crops are memcpy'd from
  * prebuilt terrain rows and then overlaid with the units found in the grid.
+ *
+ * The map is made for the game to be fair: it is its own transpose, and every tie (target choice,
+ * sliding along walls, spawn spots, flow directions, unit order) is broken in the unit's own frame
+ * or alternated between steps.
  *
  * Dire sees the world transposed ((y, x) -> (x, y)) and its move actions are transposed back, so
  * both teams see the same game from their own side and one shared policy can play both.
@@ -716,7 +720,6 @@ static void moba_follow(Moba* env, int id, const unsigned char* flow) {
 
 /* ---- skills ---------------------------------------------------------------------------------- */
 
-#define KINDS_FIGHT ((1 << KIND_HERO) | (1 << KIND_CREEP) | (1 << KIND_NEUTRAL))
 #define KINDS_ALL 15
 
 /* Skill target: the nearest enemy hero in range, else the nearest creep or neutral. */
