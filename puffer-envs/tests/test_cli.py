@@ -51,6 +51,15 @@ def test_list_shows_envs_and_broken_plugins(registered, capsys):
     assert "BROKEN: plugin no_such_module_for_puffer_tests.plugin failed to load: ModuleNotFoundError" in err
 
 
+def test_list_shows_name_conflicts(registered, capsys):
+    for dist in ("puffer-envs-a", "puffer-envs-b"):
+        registry.registry().add(puffer_core.EnvSpec(name="twin", make=Spin, distribution=dist))
+    assert cli.main(["list"]) == 0
+    out, err = capsys.readouterr()
+    assert "CONFLICT: 'twin' is registered by puffer-envs-a, puffer-envs-b: uninstall all but one" in err
+    assert "twin" not in out
+
+
 def test_build_compiles_the_named_envs(registered, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PUFFER_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("PUFFER_SANITIZE", "1")  # compiling needs no ASan runtime, only loading does

@@ -16,7 +16,7 @@ import time
 def cmd_list(args) -> int:
     from puffer_core import registry
 
-    reg = registry.refresh()
+    reg = registry.registry()
     specs = sorted(reg.specs.values(), key=lambda s: s.name)
     rows = [(s.name, s.version, s.distribution, s.description) for s in specs]
     if rows:
