@@ -61,7 +61,7 @@ class Default(nn.Module):
         else:
             layers, width = [], self._flat_size(observation_space)
             for _ in range(num_layers):
-                layers += [layer_init(nn.Linear(width, hidden_size)), nn.GELU()]
+                layers += [layer_init(nn.Linear(width, hidden_size)), nn.ReLU()]
                 width = hidden_size
             if not layers:  # num_layers = 0: one projection so the output is still hidden_size wide
                 layers = [layer_init(nn.Linear(width, hidden_size))]
