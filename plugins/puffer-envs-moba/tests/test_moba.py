@@ -270,9 +270,15 @@ def test_time_limit_truncates_and_more_towers_win():
     for _ in range(49):
         step(env)
     e.towers_taken[1] = 1  # Dire took a tower
+    e.units[FIRST_TOWER + 12].hp -= 1000  # Radiant hurt a Dire tower more, but that comes second
     step(env)
     stats = log(env)
     assert env.truncations.all() and stats["n"] == 1 and stats["radiant_win"] == 0 and stats["dire_win"] == 1
+    for _ in range(49):
+        step(env)
+    e.units[FIRST_TOWER + 12].hp -= 10  # towers even: tower damage decides
+    step(env)
+    assert log(env)["radiant_win"] == 1
 
 
 def test_tower_shoots_creeps_first_unless_a_hero_attacks_a_hero_under_it():

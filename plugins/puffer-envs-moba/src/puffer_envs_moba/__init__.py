@@ -44,7 +44,7 @@ class Moba(CEnv):
     struct = "Moba"
     config = {
         "script_opponents": 0,
-        "max_steps": 4096,  # truncation; the side with more towers taken wins (a draw if equal)
+        "max_steps": 4096,  # truncation; more towers taken wins, then more damage to towers
         "randomize_start": 1,  # start the first game at a random time so parallel games desynchronize
         "wave_period": 90,  # steps between creep waves (4 creeps per lane per team)
         "camp_respawn": 300,  # steps before a cleared neutral camp respawns

@@ -94,7 +94,7 @@ typedef struct {
     float e_support, e_assassin, e_burst, e_tank, e_carry;
     float radiant_towers_taken; /* Dire towers destroyed by Radiant in the game */
     float dire_towers_taken;
-    float radiant_win; /* 1 win, 0 loss, 0.5 draw; at the time limit the side with more towers taken wins */
+    float radiant_win; /* 1 win, 0 loss, 0.5 draw; at the time limit: more towers taken, then more tower damage */
     float dire_win;
     float timeout;
     float game_length;
@@ -1266,8 +1266,17 @@ static void moba_end_game(Moba* env, int truncated) {
     log->radiant_towers_taken += (float)env->towers_taken[RADIANT];
     log->dire_towers_taken += (float)env->towers_taken[DIRE];
     int winner = env->winner;
-    if (winner < 0 && env->towers_taken[RADIANT] != env->towers_taken[DIRE])
-        winner = env->towers_taken[RADIANT] > env->towers_taken[DIRE] ? RADIANT : DIRE;
+    if (winner < 0) { /* time limit: more towers taken wins, then more damage dealt to towers */
+        float lost[2] = {0, 0};
+        for (int t = FIRST_TOWER; t < FIRST_NEUTRAL; t++) {
+            const Unit* u = &env->units[t];
+            lost[u->team] += u->alive ? u->max_hp - u->hp : u->max_hp;
+        }
+        if (env->towers_taken[RADIANT] != env->towers_taken[DIRE])
+            winner = env->towers_taken[RADIANT] > env->towers_taken[DIRE] ? RADIANT : DIRE;
+        else if (lost[RADIANT] != lost[DIRE])
+            winner = lost[DIRE] > lost[RADIANT] ? RADIANT : DIRE;
+    }
     float radiant = winner == RADIANT ? 1.0f : winner == DIRE ? 0.0f : 0.5f;
     log->radiant_win += radiant;
     log->dire_win += 1.0f - radiant;
