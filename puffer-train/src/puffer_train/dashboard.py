@@ -68,14 +68,15 @@ class Dashboard:
     def _render(self, snapshot: dict):
         tables = []
         for section, values in snapshot.items():
-            table = Table(title=section, title_justify="left", show_header=False, expand=False, min_width=28)
-            table.add_column("key", style="cyan")
-            table.add_column("value", justify="right")
+            table = Table(title=section, title_justify="left", show_header=False, min_width=36)
+            table.add_column("key", style="cyan", no_wrap=True)
+            table.add_column("value", justify="right", no_wrap=True)
             for key, value in values.items():
                 table.add_row(key, fmt(value))
             tables.append(table)
         grid = Table.grid(padding=(0, 2))
-        grid.add_row(*tables)
+        for i in range(0, len(tables), 2):  # two sections side by side fit an 80-column terminal
+            grid.add_row(*tables[i:i + 2])
         return Group(f"[bold]puffer-train[/bold] {self.title}", grid)
 
     def close(self) -> None:

@@ -506,7 +506,8 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
 
     final = save(window.mean() or last_stats)
     wall = time.monotonic() - start
-    result = {"env": env, "checkpoint": str(final), "run_dir": str(run_dir), "global_step": global_step,
+    result = {"env": env, "checkpoint": str(final), "run_dir": str(run_dir), "agents": num_agents,
+              "global_step": global_step,
               "epochs": epoch, "wall_time": wall, "sps": (global_step - start_step) / max(wall, 1e-9),
               "train": window.mean() or last_stats, "losses": losses, "interrupted": interrupted,
               "target": t.target, "target_metric": t.target_metric, "target_reached": target_time is not None,
