@@ -70,19 +70,20 @@ typedef struct {
 /* Center-first move order: alpha-beta prunes far more when good moves come first. */
 static const int C4_ORDER[7] = {3, 2, 4, 1, 5, 0, 6};
 
-/* Cells grouped by how many four-in-a-row lines pass through them (3 .. 13). */
-static const uint64_t C4_WEIGHT_MASKS[9] = {
-    0x840000000021ull, 0x490800001092ull, 0x30021008400cull, 0x9000000900ull, 0x4200000ull,
-    0x6120048600ull, 0x2400000ull, 0xc0030000ull, 0x1800000ull};
-static const int C4_WEIGHTS[9] = {3, 4, 5, 6, 7, 8, 10, 11, 13};
+#define C4_BOTTOM 0x40810204081ull  /* the bottom cell of every column */
+#define C4_BOARD 0xfdfbf7efdfbfull  /* every playable cell (no sentinels) */
 
+/* The positional leaf score weighs each cell by how many four-in-a-row lines pass through it
+ * (3 in the corners .. 13 in the middle). These are the weights' binary digits as cell masks, so a
+ * side's total is four bit counts: sum over k of 2^k * popcount(pieces & C4_WEIGHT_BITS[k]). */
+static const uint64_t C4_WEIGHT_BITS[4] = {0xb402d5ab402dull, 0x8490c6630921ull, 0x799a15a8599eull, 0x61e3c78600ull};
+
+/* Branch-free (SWAR) bit count: portable C99 and fast without a popcnt instruction. */
 static inline int c4_popcount(uint64_t x) {
-    int count = 0;
-    while (x) {
-        x &= x - 1;
-        count++;
-    }
-    return count;
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (int)((x * 0x0101010101010101ull) >> 56);
 }
 
 static inline int c4_won(uint64_t b) {
@@ -97,33 +98,50 @@ static inline int c4_won(uint64_t b) {
     return 0;
 }
 
+/* Empty cells where a piece would complete four for `own` (Pons' method); `mask` is both sides. */
+static inline uint64_t c4_winning_cells(uint64_t own, uint64_t mask) {
+    uint64_t r = (own << 1) & (own << 2) & (own << 3);  /* vertical: three below */
+    for (int d = 6; d <= 8; d++) {                       /* the two diagonals (6, 8) and horizontal (7) */
+        uint64_t p = (own << d) & (own << 2 * d);
+        r |= p & (own << 3 * d);
+        r |= p & (own >> d);
+        p = (own >> d) & (own >> 2 * d);
+        r |= p & (own << d);
+        r |= p & (own >> 3 * d);
+    }
+    return r & (C4_BOARD ^ mask);
+}
+
+/* The cell a piece dropped now would land in, per column, as one mask. */
+static inline uint64_t c4_playable(uint64_t mask) { return (mask + C4_BOTTOM) & C4_BOARD; }
+
+static inline uint64_t c4_column(int col) { return 0x3full << (7 * col); }
+
 static inline uint64_t c4_bit(const int* heights, int col) { return 1ull << (7 * col + heights[col]); }
 
 static inline int c4_legal(const Connect4* env, int col) {
     return col >= 0 && col < C4_COLS && env->heights[col] < C4_ROWS;
 }
 
-static int c4_eval(uint64_t own, uint64_t other) {
+static inline int c4_eval(uint64_t own, uint64_t other) {
     int score = 0;
-    for (int k = 0; k < 9; k++)
-        score += C4_WEIGHTS[k] * (c4_popcount(own & C4_WEIGHT_MASKS[k]) - c4_popcount(other & C4_WEIGHT_MASKS[k]));
+    for (int k = 0; k < 4; k++)
+        score += (c4_popcount(own & C4_WEIGHT_BITS[k]) - c4_popcount(other & C4_WEIGHT_BITS[k])) << k;
     return score;
 }
 
 /* Negamax with alpha-beta from the view of the side owning `own`, which is to move. */
-static int c4_negamax(uint64_t own, uint64_t other, int* heights, int plies, int depth, int alpha, int beta) {
-    for (int c = 0; c < C4_COLS; c++)
-        if (heights[c] < C4_ROWS && c4_won(own | c4_bit(heights, c))) return C4_WIN_SCORE + depth;
+static int c4_negamax(uint64_t own, uint64_t mask, int plies, int depth, int alpha, int beta) {
+    uint64_t playable = c4_playable(mask);
+    if (c4_winning_cells(own, mask) & playable) return C4_WIN_SCORE + depth;
     if (plies >= C4_ROWS * C4_COLS) return 0;
-    if (depth <= 0) return c4_eval(own, other);
+    if (depth <= 0) return c4_eval(own, mask ^ own);
     int best = -C4_INF;
     for (int k = 0; k < C4_COLS; k++) {
-        int c = C4_ORDER[k];
-        if (heights[c] >= C4_ROWS) continue;
-        uint64_t bit = c4_bit(heights, c);
-        heights[c]++;
-        int v = -c4_negamax(other, own | bit, heights, plies + 1, depth - 1, -beta, -alpha);
-        heights[c]--;
+        uint64_t move = playable & c4_column(C4_ORDER[k]);
+        if (!move) continue;
+        /* The other side moves next: its pieces are (mask ^ own), the board gains `move`. */
+        int v = -c4_negamax(mask ^ own, mask | move, plies + 1, depth - 1, -beta, -alpha);
         if (v > best) best = v;
         if (v > alpha) alpha = v;
         if (alpha >= beta) break;
@@ -138,27 +156,31 @@ static int c4_random_move(Connect4* env) {
     return choice;
 }
 
+/* The first column (0..6) with a cell in `cells`; -1 if none. */
+static inline int c4_first_column(uint64_t cells) {
+    for (int c = 0; c < C4_COLS; c++)
+        if (cells & c4_column(c)) return c;
+    return -1;
+}
+
 /* The scripted opponent's column for side `side` (the board is never full here). */
 static int c4_opponent_move(Connect4* env, int side) {
     uint64_t own = env->pieces[side], other = env->pieces[1 - side];
     if (env->opponent <= 0) return c4_random_move(env);
-    for (int c = 0; c < C4_COLS; c++)  /* win now */
-        if (c4_legal(env, c) && c4_won(own | c4_bit(env->heights, c))) return c;
+    uint64_t mask = own | other, playable = c4_playable(mask);
+    uint64_t wins = c4_winning_cells(own, mask) & playable;
+    if (wins) return c4_first_column(wins);  /* win now */
     if (env->opponent == 1) {
-        for (int c = 0; c < C4_COLS; c++)  /* block the other side's win */
-            if (c4_legal(env, c) && c4_won(other | c4_bit(env->heights, c))) return c;
+        uint64_t threats = c4_winning_cells(other, mask) & playable;
+        if (threats) return c4_first_column(threats);  /* block the other side's win */
         return c4_random_move(env);
     }
     /* Negamax: ties are searched exactly (window starts at best - 1) so the pick among them is fair. */
-    int heights[7];
-    memcpy(heights, env->heights, sizeof(heights));
     int best = -C4_INF, choice = -1, ties = 0;
     for (int c = 0; c < C4_COLS; c++) {
-        if (heights[c] >= C4_ROWS) continue;
-        uint64_t bit = c4_bit(heights, c);
-        heights[c]++;
-        int v = -c4_negamax(other, own | bit, heights, env->plies + 1, env->opponent - 1, -C4_INF, -(best - 1));
-        heights[c]--;
+        uint64_t move = playable & c4_column(c);
+        if (!move) continue;
+        int v = -c4_negamax(other, mask | move, env->plies + 1, env->opponent - 1, -C4_INF, -(best - 1));
         if (v > best) {
             best = v;
             choice = c;
