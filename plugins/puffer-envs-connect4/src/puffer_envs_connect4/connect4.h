@@ -126,7 +126,7 @@ static inline int c4_legal(const Connect4* env, int col) {
 static inline int c4_eval(uint64_t own, uint64_t other) {
     int score = 0;
     for (int k = 0; k < 4; k++)
-        score += (c4_popcount(own & C4_WEIGHT_BITS[k]) - c4_popcount(other & C4_WEIGHT_BITS[k])) << k;
+        score += (c4_popcount(own & C4_WEIGHT_BITS[k]) - c4_popcount(other & C4_WEIGHT_BITS[k])) * (1 << k);
     return score;
 }
 
