@@ -143,6 +143,7 @@ def test_paddle_bounce_angle_depends_on_the_hit_point():
 def test_clearing_the_first_wall_brings_the_second_and_the_second_ends_the_game():
     env = make()
     e = env.envs[0]
+    e.shrunk, e.paddle_w, e.paddle_x = 1, 31.0, 560.0  # a shrunk paddle at the right wall
     for wall in (0, 1):
         for b in range(COLS * ROWS):
             e.bricks[b] = 0
@@ -154,6 +155,7 @@ def test_clearing_the_first_wall_brings_the_second_and_the_second_ends_the_game(
         assert reward == 1.0
         if wall == 0:
             assert term == 0 and e.wall == 1 and e.bricks_left == COLS * ROWS
+            assert e.shrunk == 0 and e.paddle_w == 62.0 and e.paddle_x == 576.0 - 62.0  # full size, on the field
         else:
             assert term == 1 and e.wall == 0  # game over, and a fresh game began
     assert env.log()["n"] == 1

@@ -115,9 +115,12 @@ static void bk_serve(Breakout* env) {
     env->hit_red = 0;
 }
 
+/* A full wall; a shrunk paddle grows back around its center. */
 static void bk_new_wall(Breakout* env) {
     memset(env->bricks, 1, sizeof(env->bricks));
     env->bricks_left = BK_BRICKS;
+    if (env->shrunk) env->paddle_x -= 0.5f * (BK_PADDLE_W - env->paddle_w);
+    env->paddle_x = puffer_clampf(env->paddle_x, 0.0f, BK_WIDTH - BK_PADDLE_W);
     env->shrunk = 0;
     env->paddle_w = BK_PADDLE_W;
 }
