@@ -3,7 +3,7 @@
     puffer-train <env> [--config FILE.toml] [--resume CKPT] [--section.option VALUE ...]
     puffer-train eval <env> --checkpoint CKPT [--episodes N] [--render] [--deterministic]
     puffer-train list
-    puffer-train elo <env> --checkpoints DIR [--games N] [--k K]
+    puffer-train elo <env> --checkpoints DIR [--games N] [--k K] [--stall-limit STEPS]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ SPECIAL = {
     "--checkpoints": (True, "elo: folder of checkpoints to rate"),
     "--games": (True, "elo: games per pairing (default 20)"),
     "--k": (True, "elo: Elo K factor (default 16)"),
+    "--stall-limit": (True, "elo: steps after which an unfinished game counts as a draw (default 1000)"),
     "--help": (False, "show this help"),
 }
 
@@ -35,7 +36,7 @@ USAGE = """usage:
   puffer-train <env> [--config FILE.toml] [--resume CKPT] [--<section>.<option> VALUE ...]
   puffer-train eval <env> --checkpoint CKPT [--episodes N] [--render] [--deterministic]
   puffer-train list
-  puffer-train elo <env> --checkpoints DIR [--games N] [--k K]
+  puffer-train elo <env> --checkpoints DIR [--games N] [--k K] [--stall-limit STEPS]
 
 Config layers, later wins: trainer defaults < the env's training TOML < --config FILE < flags.
 TOML keys use underscores, flags dashes. Any --env.<kwarg> VALUE is passed to the env constructor."""
@@ -163,8 +164,12 @@ def run(argv: list[str]) -> int:
 
         if "--checkpoints" not in special:
             raise ConfigError("elo needs --checkpoints DIR (a folder of .pt files written by puffer-train)")
-        rate_checkpoints(env, special["--checkpoints"], games=_int(special, "--games", 20),
-                         k=float(special.get("--k", 16)), layers=layers)
+        try:
+            k = float(special.get("--k", 16))
+        except ValueError:
+            raise ConfigError(f"--k needs a number, got {special['--k']!r}") from None
+        rate_checkpoints(env, special["--checkpoints"], games=_int(special, "--games", 20), k=k,
+                         stall_limit=_int(special, "--stall-limit", 1000), layers=layers)
         return 0
 
     from .trainer import train

@@ -1,5 +1,5 @@
 """Sanity envs with known optimal returns (see envs.py); registered by plugin.py."""
 
-from .envs import Bandit, Continuous, Coop, Memory, MultiDiscreteCue
+from .envs import Bandit, Continuous, Coop, Duel, Memory, MultiDiscreteCue
 
-__all__ = ["Bandit", "Continuous", "Coop", "Memory", "MultiDiscreteCue"]
+__all__ = ["Bandit", "Continuous", "Coop", "Duel", "Memory", "MultiDiscreteCue"]

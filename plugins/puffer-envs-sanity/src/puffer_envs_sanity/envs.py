@@ -227,3 +227,42 @@ class MultiDiscreteCue(SanityEnv):
         self.rewards[:] = reward
         self.terminals[:] = 1
         self._finish(np.ones(self.num_envs, bool), reward, 1, optimum=1.0)
+
+
+class Duel(SanityEnv):
+    """A competitive toy for Elo: two agents per env (rows 2e, 2e+1; team_size 1) see the same cue.
+    The one that names it wins (+1, the other -1) unless both or neither do (a draw, 0 each).
+
+    Log (row 0's view): `outcome` 1 win / 0.5 draw / 0 loss, and `score` = outcome as well. A trained
+    policy beats a random one (1 - 1/actions of the games) and draws the rest."""
+
+    log_fields = ("score", "outcome", "episode_return", "episode_length", "n")
+
+    def __init__(self, num_envs: int = 1, actions: int = 4, buffers=None, **unknown):
+        _reject_unknown(type(self), unknown)
+        self.num_envs = _positive("num_envs", num_envs)
+        self.n_actions = _positive("actions", actions)
+        self.agents_per_env = 2
+        super().__init__(spaces.Box(0, 1, (2 + self.n_actions,), np.float32), spaces.Discrete(self.n_actions),
+                         2 * self.num_envs, buffers)
+        self.cue = np.zeros(self.num_envs, np.int64)
+        self.role = np.tile(np.eye(2, dtype=np.float32), (self.num_envs, 1))
+
+    def _start(self, envs):
+        self.cue[envs] = self.rng.integers(0, self.n_actions, int(np.count_nonzero(envs)))
+        rows = np.repeat(envs, 2)
+        self.observations[rows] = 0
+        self.observations[rows, :2] = self.role[rows]
+        self.observations[rows, 2 + np.repeat(self.cue[envs], 2)] = 1
+
+    def _step(self):
+        right = self.actions.reshape(self.num_envs, 2) == self.cue[:, None]
+        first = right[:, 0].astype(np.float32) - right[:, 1]  # +1 row 0 wins, -1 row 1 wins, 0 draw
+        self.rewards[0::2] = first
+        self.rewards[1::2] = -first
+        self.terminals[:] = 1
+        outcome = (first + 1) / 2
+        done = np.ones(self.num_envs, bool)
+        self.stats.add(self.num_envs, score=outcome, outcome=outcome, episode_return=first,
+                       episode_length=np.ones(self.num_envs))
+        self._start(done)
