@@ -16,17 +16,6 @@ pytest.importorskip("pyray", reason="rendering needs the raylib extra: pip insta
 PONG_COLORS = {"agent": (0, 255, 255), "opponent": (255, 64, 64), "ball": (255, 255, 255)}
 
 
-@pytest.fixture(scope="module")
-def display():
-    """An X display: the session's own when DISPLAY is set, else a fresh Xvfb for this module."""
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    try:
-        with render.virtual_display() as name:
-            yield name
-    except FileNotFoundError:
-        pytest.skip("Xvfb is not installed (nox installs it: apt-get install xvfb)")
 
 
 def make_pong(**kwargs):
@@ -39,7 +28,7 @@ def color_at(frame, y, x):
     return tuple(int(c) for c in frame[int(y), int(x)])
 
 
-def test_pong_rgb_array_frame_shows_the_game(display):
+def test_pong_rgb_array_frame_shows_the_game(puffer_display):
     env = make_pong(render_mode="rgb_array")
     try:
         env.reset(seed=3)
@@ -74,7 +63,7 @@ def test_pong_rgb_array_frame_shows_the_game(display):
         env.close()
 
 
-def test_image_view_scales_an_observation_up(display):
+def test_image_view_scales_an_observation_up(puffer_display):
     image = np.zeros((2, 6, 8), np.uint8)  # channels first: two stacked grayscale frames
     image[0, 1, 2] = 200
     image[1, 4, 7] = 90
@@ -92,7 +81,7 @@ def test_image_view_scales_an_observation_up(display):
     assert color_at(frame, 2 * 2, 5 * 2) == (255, 255, 255) and frame.sum() == 255 * 3 * 4
 
 
-def test_vector_view_draws_one_bar_per_value(display):
+def test_vector_view_draws_one_bar_per_value(puffer_display):
     space = spaces.Box(-1, 1, (3,), np.float32)
     with render.VectorView(space, render_mode="rgb_array") as view:
         empty = view.show(np.zeros(3, np.float32))
@@ -100,7 +89,7 @@ def test_vector_view_draws_one_bar_per_value(display):
     assert (full != empty).any()
 
 
-def test_one_window_at_a_time(display):
+def test_one_window_at_a_time(puffer_display):
     with render.ImageView((4, 4), render_mode="rgb_array"):
         with pytest.raises(PufferError, match="one window"):
             render.ImageView((4, 4), render_mode="rgb_array")
@@ -194,24 +183,26 @@ def test_play_arguments():
 
 
 @pytest.mark.parametrize("extra", [[], ["--agent-view"]], ids=["game", "agent-view"])
-def test_play_pong_starts_and_quits(display, extra):
+def test_play_pong_starts_and_quits(puffer_display, extra):
     command = [sys.executable, "-m", "puffer_envs.cli", "play", "pong", "--max-steps", "40", "--fps", "1000",
                "--env.max-score", "1", *extra]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, "DISPLAY": display})
+    env = {**os.environ, "DISPLAY": puffer_display}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "played 40 steps" in done.stdout
 
 
-def test_play_emulated_atari_from_its_action_meanings(display):
+def test_play_emulated_atari_from_its_action_meanings(puffer_display):
     pytest.importorskip("puffer_envs_atari")
     command = [sys.executable, "-m", "puffer_envs.cli", "play", "atari:breakout", "--max-steps", "20", "--fps", "1000"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, "DISPLAY": display})
+    env = {**os.environ, "DISPLAY": puffer_display}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "SPACE=1" in done.stdout  # FIRE
     assert "played 20 steps" in done.stdout
 
 
-def test_play_without_keymap_is_a_clear_error(display):
+def test_play_without_keymap_is_a_clear_error(puffer_display):
     code = ("import sys, numpy as np; from gymnasium import spaces; import puffer_core\n"
             "from puffer_core import PufferEnv, EnvSpec\n"
             "class NoKeys(PufferEnv):\n"
@@ -236,7 +227,7 @@ def capture_made_envs(monkeypatch) -> list:
     return made
 
 
-def test_play_feeds_held_keys_to_the_env(display, monkeypatch, capsys):
+def test_play_feeds_held_keys_to_the_env(puffer_display, monkeypatch, capsys):
     made = capture_made_envs(monkeypatch)
     monkeypatch.setattr(render, "pressed_keys", lambda: {"UP"})
     assert play.main(["pong", "--max-steps", "30", "--fps", "1000", "--env.frameskip", "1"]) == 0
@@ -245,7 +236,7 @@ def test_play_feeds_held_keys_to_the_env(display, monkeypatch, capsys):
     assert "played 30 steps" in capsys.readouterr().out
 
 
-def test_turn_based_play_moves_once_per_key_press(display, monkeypatch, capsys):
+def test_turn_based_play_moves_once_per_key_press(puffer_display, monkeypatch, capsys):
     from puffer_envs_pong import Pong
 
     # A turn-based env answers None while no key is held; holding a key must not repeat the move.

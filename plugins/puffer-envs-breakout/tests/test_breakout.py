@@ -1,6 +1,5 @@
 """Breakout's rules checked in C through the env struct (env.envs[0]), rendering, and the conformance kit."""
 
-import os
 
 import numpy as np
 import puffer_core
@@ -228,23 +227,9 @@ def test_keyboard_controls():
     assert cont.keys_to_action({"RIGHT"})[0] == 1.0
 
 
-@pytest.fixture(scope="module")
-def display():
-    """An X display: the session's own when DISPLAY is set, else a fresh Xvfb for this module."""
-    pytest.importorskip("pyray")
-    from puffer_envs import render
-
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    try:
-        with render.virtual_display() as name:
-            yield name
-    except FileNotFoundError:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
 
 
-def test_rgb_array_frame_draws_the_struct(display):
+def test_rgb_array_frame_draws_the_struct(puffer_display):
     from puffer_envs_breakout.render import ROW_COLORS
 
     env = make(render_mode="rgb_array")

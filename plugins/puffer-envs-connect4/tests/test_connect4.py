@@ -1,7 +1,6 @@
 """Connect Four's rules checked in C by setting boards through env.envs[i], a full-game comparison
 against a plain numpy referee, the scripted opponents, self-play masks, rendering and conformance."""
 
-import os
 
 import numpy as np
 import puffer_core
@@ -275,23 +274,9 @@ def test_selfplay_spec_names_its_outcome_field():
     assert env.num_agents == 4
 
 
-@pytest.fixture(scope="module")
-def display():
-    """An X display: the session's own when DISPLAY is set, else a fresh Xvfb for this module."""
-    pytest.importorskip("pyray")
-    from puffer_envs import render
-
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    try:
-        with render.virtual_display() as name:
-            yield name
-    except FileNotFoundError:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
 
 
-def test_rgb_array_frame_draws_the_board(display):
+def test_rgb_array_frame_draws_the_board(puffer_display):
     from puffer_envs_connect4.render import CELL, COLORS, HOLE
 
     env = make(render_mode="rgb_array")

@@ -1,7 +1,6 @@
 """MOBA rules checked in C through the env structs (env.envs[0]), the shared map, the renderer,
 the policy, and the conformance kit."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -409,20 +408,6 @@ def test_threads_backend_shares_one_map():
 
 
 # -- the renderer and the policy ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def display():
-    """An X display: the session's own when DISPLAY is set, else a fresh Xvfb for this module."""
-    pytest.importorskip("pyray")
-    from puffer_envs import render
-
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    try:
-        with render.virtual_display() as name:
-            yield name
-    except FileNotFoundError:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
 
 
 def save_png(path: Path, frame: np.ndarray) -> None:
@@ -439,7 +424,7 @@ def save_png(path: Path, frame: np.ndarray) -> None:
                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def test_rgb_array_frame_shows_the_map_bases_and_units(display, tmp_path):
+def test_rgb_array_frame_shows_the_map_bases_and_units(puffer_display, tmp_path):
     from puffer_envs_moba.render import DIRE_BASE, HEADER, RADIANT_BASE, TEAM, TILE
 
     env = make(render_mode="rgb_array")

@@ -1,7 +1,6 @@
 """Snake's rules checked in C by setting up worlds through env.envs[0] (grid and ring buffers), the
 observation crop against a numpy reference, rendering, and the conformance kit."""
 
-import os
 
 import numpy as np
 import puffer_core
@@ -239,23 +238,9 @@ def test_keyboard_keeps_the_direction_when_no_key_is_held():
     assert w.env.keys_to_action({"DOWN"}) == DOWN
 
 
-@pytest.fixture(scope="module")
-def display():
-    """An X display: the session's own when DISPLAY is set, else a fresh Xvfb for this module."""
-    pytest.importorskip("pyray")
-    from puffer_envs import render
-
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    try:
-        with render.virtual_display() as name:
-            yield name
-    except FileNotFoundError:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
 
 
-def test_rgb_array_frame_draws_the_grid(display):
+def test_rgb_array_frame_draws_the_grid(puffer_display):
     from puffer_envs_snake.render import PALETTE, PLAYER
 
     w = World(render_mode="rgb_array")

@@ -501,6 +501,25 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
 
 
+@pytest.fixture(scope="session")
+def puffer_display():
+    """An X display for rendering tests: the session's own when DISPLAY is set, else one Xvfb
+    started for the whole test run (nox installs Xvfb). Skips only when Xvfb is missing."""
+    import os
+
+    pytest.importorskip("pyray")
+    from . import render
+
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    try:
+        with render.virtual_display() as name:
+            yield name
+    except FileNotFoundError:
+        pytest.skip("Xvfb is not installed (nox installs it: apt-get install xvfb)")
+
+
 @pytest.fixture
 def make_puffer_env():
     """`make_puffer_env("pong", num_envs=8)` (or a factory): the env, closed after the test."""
