@@ -1,5 +1,7 @@
 """Checkpoints: exact resume, reproducible seeds, and clear errors for bad files, wrong envs and NaN losses."""
 
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +108,21 @@ def test_nan_loss_stops_with_the_epoch_and_keeps_the_last_checkpoint(quick):
     data = ckpt.load(kept, "test-nan-bandit")
     assert data["epoch"] == 3
     assert all(torch.isfinite(v).all() for v in data["model"].values())
+
+
+def test_ctrl_c_finishes_the_epoch_and_saves(quick):
+    """SIGINT (Ctrl-C) during training: the epoch completes, a final checkpoint is written, no eval runs."""
+    def press_ctrl_c(info):
+        if info["epoch"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    result = puffer_train.train("sanity-bandit", callback=press_ctrl_c, **quick(total_timesteps=20 * 1024))
+    assert result["interrupted"] and result["epochs"] == 2 and result["eval"] == {}
+    assert ckpt.load(result["checkpoint"], "sanity-bandit")["epoch"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on machines without a GPU")
+def test_cuda_without_a_gpu_is_a_clear_error(quick):
+    with pytest.raises(puffer_core.ConfigError, match="no CUDA GPU"):
+        puffer_train.train("sanity-bandit", **quick(device="cuda"))

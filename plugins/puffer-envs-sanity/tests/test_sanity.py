@@ -134,6 +134,25 @@ class TestCoopConformance(Conformance):
     soak_steps = 20_000
 
 
+def test_duel_pays_whoever_alone_names_the_cue():
+    env = puffer_core.make("sanity-duel", num_envs=3, actions=4)
+    env.reset(seed=0)
+    cue = env.observations[0::2, 2:].argmax(1)
+    wrong = (cue + 1) % 4
+    env.step(np.array([cue[0], wrong[0], wrong[1], cue[1], cue[2], cue[2]], np.int32))
+    assert env.rewards.tolist() == [1, -1, -1, 1, 0, 0]
+    stats = env.log()
+    assert stats["outcome"] == pytest.approx((1 + 0 + 0.5) / 3) and stats["n"] == 3
+    spec = puffer_core.get_spec("sanity-duel")
+    assert spec.team_size == 1 and spec.outcome_field == "outcome"
+
+
+class TestDuelConformance(Conformance):
+    env = "sanity-duel"
+    kwargs = {"num_envs": 8}
+    soak_steps = 20_000
+
+
 class TestDictConformance(Conformance):
     env = "sanity-dict"
     kwargs = {}

@@ -493,7 +493,8 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                 if callback is not None:
                     stop = bool(callback({"epoch": epoch, "global_step": global_step, "episodes": stats,
                                           "losses": losses, "sps": sps, "elapsed": elapsed}))
-                stop = stop or sigint["stop"] or target_time is not None
+                interrupted = sigint["stop"]
+                stop = stop or interrupted or target_time is not None
                 if epoch % t.checkpoint_interval == 0 and epoch < total_epochs and not stop:
                     last_ckpt = save(snapshot_stats)
                     needs_reset = True
