@@ -56,3 +56,14 @@ def test_gae_and_vtrace_match_a_plain_loop():
     np.testing.assert_allclose(got, reference_gae(values, rewards, starts, 0.99, 0.95, np.ones((S, T)), 1, 1),
                                atol=1e-5)
     assert (got[:, -1] == 0).all()  # the last row only bootstraps
+
+
+def test_target_uses_the_most_recent_episodes():
+    from puffer_train.trainer import Recent
+
+    recent = Recent("episode_return", episodes=100)
+    assert recent.add({"episode_return": 500.0, "n": 60}) == float("-inf")  # not enough episodes yet
+    assert recent.add({}) == float("-inf")  # an epoch in which no episode finished
+    assert recent.add({"episode_return": 400.0, "n": 40}) == 460.0
+    # 120 newer episodes: the 60 oldest no longer count.
+    assert recent.add({"episode_return": 100.0, "n": 80}) == (400 * 40 + 100 * 80) / 120

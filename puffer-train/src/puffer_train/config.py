@@ -66,6 +66,7 @@ class TrainConfig:
     tensorboard: bool = opt(True, "write TensorBoard event files into the run directory")
     target: float = opt(math.inf, "stop early once target_metric's mean reaches this value (inf: never)")
     target_metric: str = opt("episode_return", "episode statistic compared against target")
+    target_episodes: int = opt(100, "the target is checked on the mean over the most recent N finished episodes")
     eval_episodes: int = opt(100, "episodes in the final evaluation (0: skip it)")
     eval_deterministic: bool = opt(False, "final evaluation takes the most likely action instead of sampling")
 
@@ -189,7 +190,8 @@ def validate(config: Config) -> None:
     t = config.train
     positive = {"train.total_timesteps": t.total_timesteps, "train.horizon": t.horizon,
                 "train.minibatch_size": t.minibatch_size, "train.update_epochs": t.update_epochs,
-                "train.checkpoint_interval": t.checkpoint_interval, "vec.num_envs": config.vec.num_envs,
+                "train.checkpoint_interval": t.checkpoint_interval, "train.target_episodes": t.target_episodes,
+                "vec.num_envs": config.vec.num_envs,
                 "policy.hidden_size": config.policy.hidden_size}
     for name, value in positive.items():
         if value < 1:

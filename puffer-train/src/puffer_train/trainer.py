@@ -292,6 +292,25 @@ class Window:
         return out
 
 
+class Recent:
+    """The mean of one statistic over the most recent `episodes` finished episodes (for train.target)."""
+
+    def __init__(self, metric: str, episodes: int):
+        self.metric, self.episodes = metric, episodes
+        self.parts: list[tuple[float, float]] = []  # (mean, n) per epoch, oldest first
+
+    def add(self, stats: dict) -> float:
+        """Add an epoch's statistics; the current mean, or -inf until enough episodes finished."""
+        if stats.get("n", 0) > 0 and self.metric in stats:
+            self.parts.append((stats[self.metric], stats["n"]))
+        while len(self.parts) > 1 and sum(n for _, n in self.parts[1:]) >= self.episodes:
+            self.parts.pop(0)
+        total = sum(n for _, n in self.parts)
+        if total < self.episodes:
+            return -math.inf
+        return sum(m * n for m, n in self.parts) / total
+
+
 def run_episodes(vec, agent, device, episodes: int, seed: int, deterministic: bool = False, render: bool = False,
                  max_steps: int = 10_000, max_seconds: float = 120.0, on_log=None) -> dict:
     """Play until `episodes` episodes finished (or a step/time cap) and return their mean statistics."""
@@ -426,6 +445,7 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
 
     timers = {"env": 0.0, "forward": 0.0, "train": 0.0}
     window, losses, last_stats = Window(), {}, {}
+    recent = Recent(t.target_metric, t.target_episodes)
     start = time.monotonic()
     start_step = global_step
     target_time = target_steps = None
@@ -463,7 +483,7 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
 
                 elapsed = time.monotonic() - start
                 sps = (global_step - start_step) / max(elapsed, 1e-9)
-                if stats and target_time is None and stats.get(t.target_metric, -math.inf) >= t.target:
+                if target_time is None and recent.add(stats) >= t.target:
                     target_time, target_steps = elapsed, global_step
                 if writer is not None:
                     writer.add_scalar("perf/sps", sps, global_step)
@@ -511,7 +531,8 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
               "global_step": global_step,
               "epochs": epoch, "wall_time": wall, "sps": (global_step - start_step) / max(wall, 1e-9),
               "train": window.mean() or last_stats, "losses": losses, "interrupted": interrupted,
-              "target": t.target, "target_metric": t.target_metric, "target_reached": target_time is not None,
+              "target": t.target, "target_metric": t.target_metric, "target_episodes": t.target_episodes,
+              "target_reached": target_time is not None,
               "target_time": target_time, "target_steps": target_steps, "timers": dict(timers)}
     result["eval"] = {}
     if t.eval_episodes and not interrupted:
@@ -539,8 +560,9 @@ def summary(result: dict) -> str:
         lines.append("no evaluation episodes finished")
     if result["target"] != math.inf:
         if result["target_reached"]:
-            lines.append(f"target {result['target_metric']} >= {result['target']} reached after "
-                         f"{result['target_time']:.1f} s, {result['target_steps']:,} steps")
+            lines.append(f"target {result['target_metric']} >= {result['target']} (mean of the last "
+                         f"{result['target_episodes']} episodes) reached after {result['target_time']:.1f} s, "
+                         f"{result['target_steps']:,} steps")
         else:
             lines.append(f"target {result['target_metric']} >= {result['target']} NOT reached")
     lines.append(f"checkpoint: {result['checkpoint']}")
