@@ -473,6 +473,8 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                 try:
                     losses = update(agent, optimizer, exp, t, progress, epoch + 1)
                 except NonFiniteLoss as e:
+                    if writer is not None:
+                        writer.close()  # what was logged so far stays readable
                     kept = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
                     raise TrainingError(
                         f"the loss became NaN or infinite in epoch {e.epoch} (step {global_step}); {kept}. "
@@ -553,11 +555,14 @@ def summary(result: dict) -> str:
     ev = result["eval"]
     lines = [f"finished {result['env']}: {result['global_step']:,} agent steps in {result['wall_time']:.1f} s "
              f"({result['sps']:,.0f} steps/s)"]
-    if ev:
+    if result["interrupted"]:
+        lines.append("interrupted: no final evaluation; resume with --resume " + result["checkpoint"])
+    elif ev:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in ev.items() if k != "n")
         lines.append(f"final evaluation over {ev.get('n', 0):.0f} episodes: {shown}")
-    else:
-        lines.append("no evaluation episodes finished")
+    elif result["train"]:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in result["train"].items() if k != "n")
+        lines.append(f"last training episodes: {shown}")
     if result["target"] != math.inf:
         if result["target_reached"]:
             lines.append(f"target {result['target_metric']} >= {result['target']} (mean of the last "
