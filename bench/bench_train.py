@@ -22,7 +22,7 @@ CARTPOLE_TARGET = 475.0
 PONG_TARGET = 0.9  # fraction of points won
 
 
-def puffer_run(env: str, quick: bool, **sections) -> dict:
+def puffer_run(env: str, /, **sections) -> dict:
     import puffer_core
     import puffer_train
 
@@ -78,7 +78,7 @@ def rows(quick: bool) -> list[Row]:
     torch.set_num_threads(1)
     out = []
     # cartpole, the plugin's defaults, stopped once solved: SPS and time to 475.
-    cp = puffer_run("cartpole", quick, train={"target": CARTPOLE_TARGET, "target_metric": "episode_return"})
+    cp = puffer_run("cartpole", train={"target": CARTPOLE_TARGET, "target_metric": "episode_return"})
     if cp:
         agents = cp["agents"]
         out.append(Row("train SPS: cartpole", "puffer-train cartpole (plugin defaults)", agents, 1, cp["sps"],
@@ -87,7 +87,7 @@ def rows(quick: bool) -> list[Row]:
         out.append(Row("train: seconds to cartpole mean return 475", "puffer-train cartpole", agents, 1, seconds,
                        [seconds], "unit: seconds; mean of its last 100 episodes; " + _target_note(cp, "475")))
         # Throughput configuration: big batches, one pass over them.
-        big = puffer_run("cartpole", quick, env={"num_envs": 4096},
+        big = puffer_run("cartpole", env={"num_envs": 4096},
                          train={"total_timesteps": 1_000_000 if quick else 4_000_000, "horizon": 32,
                                 "minibatch_size": 32768, "update_epochs": 1})
         out.append(Row("train SPS: cartpole", "puffer-train cartpole (4096 envs x 32, minibatch 32k, 1 epoch)",
@@ -109,7 +109,7 @@ def rows(quick: bool) -> list[Row]:
                        [seconds], "unit: seconds; mean of its last 100 episodes; " + _target_note(sb3, "475")))
 
     # pong: SPS, and time until 90% of points are won (capped in quick mode).
-    pong = puffer_run("pong", quick, train={"target": PONG_TARGET, "target_metric": "win_fraction",
+    pong = puffer_run("pong", train={"target": PONG_TARGET, "target_metric": "win_fraction",
                                             **({"total_timesteps": 3_000_000} if quick else {})})
     if pong:
         out.append(Row("train SPS: pong", "puffer-train pong (plugin defaults)", pong["agents"], 1, pong["sps"],
