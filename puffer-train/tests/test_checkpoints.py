@@ -9,6 +9,7 @@ import puffer_core
 import puffer_train
 import pytest
 import torch
+from puffer_core.registry import registry
 from puffer_envs_sanity import Bandit
 from puffer_train import checkpoint as ckpt
 
@@ -97,15 +98,22 @@ class NanAfter(Bandit):
             self.rewards[:] = np.nan
 
 
-def test_nan_loss_stops_with_the_epoch_and_keeps_the_last_checkpoint(quick):
+@pytest.fixture
+def nan_env():
+    """An in-process env, removed again so other packages' tests never see it."""
     puffer_core.register(puffer_core.EnvSpec(name="test-nan-bandit", make=NanAfter,
                                              default_kwargs={"num_envs": 16, "good_steps": 3 * 8}))
+    yield "test-nan-bandit"
+    registry().specs.pop("test-nan-bandit", None)
+
+
+def test_nan_loss_stops_with_the_epoch_and_keeps_the_last_checkpoint(quick, nan_env):
     with pytest.raises(puffer_train.TrainingError, match=r"NaN or infinite in epoch 4 .*model_000003\.pt") as info:
-        puffer_train.train("test-nan-bandit", **quick(horizon=8, total_timesteps=16 * 8 * 10, checkpoint_interval=1,
+        puffer_train.train(nan_env, **quick(horizon=8, total_timesteps=16 * 8 * 10, checkpoint_interval=1,
                                                       minibatch_size=64))
     kept = Path(str(info.value).split("checkpoint is ")[1].split(". ")[0])
     assert sorted(p.name for p in kept.parent.iterdir()) == [f"model_00000{i}.pt" for i in (1, 2, 3)]
-    data = ckpt.load(kept, "test-nan-bandit")
+    data = ckpt.load(kept, nan_env)
     assert data["epoch"] == 3
     assert all(torch.isfinite(v).all() for v in data["model"].values())
 
