@@ -117,3 +117,19 @@ def test_eval_command_plays_a_checkpoint(quick, capsys):
 def test_eval_needs_a_checkpoint(capsys):
     code, _, err = run_cli(capsys, "eval", "sanity-bandit")
     assert code == 2 and "--checkpoint" in err
+
+
+def test_eval_render_draws_a_real_env(quick, capsys, puffer_display):
+    """`eval --render` on the C cartpole plugin: render_mode='human' in a (virtual) X display."""
+    if "cartpole" not in puffer_core.list_envs():
+        pytest.skip("the cartpole plugin is not installed")
+    result = puffer_train.train("cartpole", **quick(total_timesteps=4096, eval_episodes=0))
+    code, out, _ = run_cli(capsys, "eval", "cartpole", "--checkpoint", result["checkpoint"], "--episodes", "1",
+                           "--render")
+    assert code == 0 and out.strip().splitlines()[-1].startswith("cartpole: 1 episodes")
+
+
+def test_eval_render_of_an_env_without_rendering(quick):
+    result = puffer_train.train("sanity-bandit", **quick(total_timesteps=1024, eval_episodes=0))
+    with pytest.raises(puffer_core.ConfigError, match="does not take render_mode, so it cannot be rendered"):
+        puffer_train.evaluate("sanity-bandit", result["checkpoint"], render=True)

@@ -32,7 +32,7 @@ def evaluate(env: str, checkpoint: str | Path, *, episodes: int = 10, render: bo
             env_overrides["num_envs"] = 1
     try:
         vec = make_vec(spec, config, config.train.seed, env_overrides)
-    except TypeError as e:
+    except (TypeError, cfg.ConfigError) as e:
         if render and "render_mode" in str(e):
             raise cfg.ConfigError(f"env {env!r} does not take render_mode, so it cannot be rendered") from None
         raise
