@@ -67,3 +67,28 @@ def test_target_uses_the_most_recent_episodes():
     assert recent.add({"episode_return": 400.0, "n": 40}) == 460.0
     # 120 newer episodes: the 60 oldest no longer count.
     assert recent.add({"episode_return": 100.0, "n": 80}) == (400 * 40 + 100 * 80) / 120
+
+
+def test_rows_with_mask_zero_do_not_train():
+    from puffer_train.config import PolicyConfig, TrainConfig
+    from puffer_train.policy import make_policy
+    from puffer_train.trainer import update
+
+    obs_space, act_space = spaces.Box(-1, 1, (3,), np.float32), spaces.Discrete(3)
+
+    def run(mask: float):
+        torch.manual_seed(0)
+        agent = make_policy(None, obs_space, act_space, PolicyConfig(hidden_size=8))
+        exp = Experience(4, 4, 8, obs_space, act_space, torch.device("cpu"))
+        exp.obs.uniform_(-1, 1)
+        exp.actions.random_(0, 3)
+        exp.rewards.normal_()
+        exp.values.normal_()
+        exp.logprobs.fill_(-1.1)
+        exp.masks.fill_(mask)
+        before = [p.detach().clone() for p in agent.parameters()]
+        update(agent, torch.optim.Adam(agent.parameters(), lr=0.01), exp,
+               TrainConfig(minibatch_size=16, update_epochs=1, horizon=8), 0.0, 1)
+        return any(not torch.equal(a, b) for a, b in zip(before, agent.parameters()))
+
+    assert run(1.0) and not run(0.0)
