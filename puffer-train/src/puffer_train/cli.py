@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 import puffer_core
@@ -188,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("puffer-train: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `puffer-train --help | head`: the reader left, nothing to report
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the interpreter flushes it at exit)
+        return 0
 
 
 if __name__ == "__main__":
