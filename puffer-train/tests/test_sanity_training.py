@@ -37,9 +37,11 @@ def test_memory_needs_the_lstm(quick):
     assert result["score"] < 0.75
 
 
-def test_async_multiprocessing_batches(quick):
-    """Two workers, recv batches of one env object: segments are filled from whichever batch arrives."""
-    result = puffer_train.train("sanity-bandit", **quick(target=0.98, target_metric="score", eval_episodes=100),
+@pytest.mark.parametrize("env", ["sanity-bandit", "sanity-memory"])
+def test_async_multiprocessing_batches(env, quick):
+    """Two workers, recv batches of one worker's env objects: segments (and, for sanity-memory, the LSTM
+    state of each agent) are kept per agent whichever batch arrives."""
+    result = puffer_train.train(env, **quick(target=0.98, target_metric="score", eval_episodes=100),
                                 vec={"backend": "multiprocessing", "num_envs": 4, "num_workers": 2, "batch_size": 2},
                                 env={"num_envs": 32})
     assert result["score"] >= 0.98
