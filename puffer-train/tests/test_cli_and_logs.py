@@ -5,6 +5,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import puffer_core
 import puffer_train
 import pytest
@@ -127,6 +128,12 @@ def test_eval_render_draws_a_real_env(quick, capsys, puffer_display):
     code, out, _ = run_cli(capsys, "eval", "cartpole", "--checkpoint", result["checkpoint"], "--episodes", "1",
                            "--render")
     assert code == 0 and out.strip().splitlines()[-1].startswith("cartpole: 1 episodes")
+    path = Path(result["run_dir"]) / "frames.npz"
+    stats = puffer_train.evaluate("cartpole", result["checkpoint"], episodes=1, frames=path)
+    frames = np.load(path)["frames"]
+    assert frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3
+    assert len(frames) >= stats["episode_length"]  # a frame per step (the episode, then up to 7 more steps)
+    assert frames.std() > 0  # something was drawn
 
 
 def test_eval_render_of_an_env_without_rendering(quick):

@@ -25,6 +25,7 @@ SPECIAL = {
     "--checkpoint": (True, "eval: checkpoint to play"),
     "--episodes": (True, "eval: episodes to play (default 10)"),
     "--render": (False, "eval: draw the env (render_mode='human')"),
+    "--frames": (True, "eval: save rgb_array frames of env 0 to this .npz file instead of opening a window"),
     "--deterministic": (False, "eval: take the most likely action instead of sampling"),
     "--checkpoints": (True, "elo: folder of checkpoints to rate"),
     "--games": (True, "elo: games per pairing (default 20)"),
@@ -154,7 +155,8 @@ def run(argv: list[str]) -> int:
             print("  " + ", ".join(f"{k} {v:.3f}" for k, v in stats.items()), flush=True)
 
         stats = evaluate(env, special["--checkpoint"], episodes=episodes, render=bool(special.get("--render")),
-                         deterministic=bool(special.get("--deterministic")), layers=layers, on_log=show)
+                         frames=special.get("--frames"), deterministic=bool(special.get("--deterministic")),
+                         layers=layers, on_log=show)
         if not stats:
             print(f"{env}: no episode finished")
             return 1

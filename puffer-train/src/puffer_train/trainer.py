@@ -312,8 +312,9 @@ class Recent:
 
 
 def run_episodes(vec, agent, device, episodes: int, seed: int, deterministic: bool = False, render: bool = False,
-                 max_steps: int = 10_000, max_seconds: float = 120.0, on_log=None) -> dict:
-    """Play until `episodes` episodes finished (or a step/time cap) and return their mean statistics."""
+                 max_steps: int = 10_000, max_seconds: float = 120.0, on_log=None, on_frame=None) -> dict:
+    """Play until `episodes` episodes finished (or a step/time cap) and return their mean statistics.
+    With `render`, vec.render() runs every step and `on_frame` (if given) receives what it returns."""
     agent.eval()
     actor = Actor(vec, agent, device)
     vec.async_reset(seed)
@@ -325,7 +326,9 @@ def run_episodes(vec, agent, device, episodes: int, seed: int, deterministic: bo
         _, action, _, _, _ = actor.act(obs, done_flags(terminals, truncations, device), ids, whole, deterministic)
         actor.send(action, ids, whole)
         if render:
-            vec.render()
+            frame = vec.render()
+            if on_frame is not None:
+                on_frame(frame)
         if step % 8 == 7:
             stats = vec.log()
             window.add(stats)
