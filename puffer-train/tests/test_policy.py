@@ -21,6 +21,26 @@ def test_image_observations_get_a_cnn(shape, layout):
     assert any(isinstance(m, torch.nn.Conv2d) for m in policy.modules()) == (layout is not None)
 
 
+@pytest.mark.parametrize("low, high, raw, scaled", [
+    (0, 255, [0, 51, 255], [0.0, 0.2, 1.0]),  # bytes holding 0..255: divided by 255
+    (0, 1, [0, 1, 1], [0.0, 1.0, 1.0]),  # 0/1 planes keep their spread (not 1/255)
+    (0, 4, [0, 2, 4], [0.0, 0.5, 1.0]),  # category codes 0..4
+    (-1, 1, [-1, 0, 1], [0.0, 0.5, 1.0]),  # int8 board from the player's perspective
+])
+def test_integer_observations_are_scaled_by_their_bounds(low, high, raw, scaled):
+    dtype = np.int8 if low < 0 else np.uint8
+    space = spaces.Box(low, high, (3,), dtype)
+    policy = Default(space, spaces.Discrete(2), hidden_size=8)
+    obs = torch.tensor([raw], dtype=torch.int8 if low < 0 else torch.uint8)
+    assert torch.allclose(policy._scale(obs), torch.tensor([scaled]))
+
+
+def test_float_observations_are_left_as_written():
+    policy = Default(spaces.Box(-np.inf, np.inf, (2,), np.float32), spaces.Discrete(2), hidden_size=8)
+    obs = torch.tensor([[3.5, -7.0]])
+    assert torch.equal(policy._scale(obs), obs)
+
+
 @pytest.mark.parametrize("action_space", [spaces.Discrete(4), spaces.MultiDiscrete([2, 3]), spaces.MultiBinary(3),
                                           spaces.Box(-1, 1, (2,), np.float32)])
 def test_heads_sample_and_evaluate_consistently(action_space):

@@ -46,6 +46,21 @@ def image_layout(space: spaces.Space) -> str | None:
     return None
 
 
+def observation_scaling(space: spaces.Space) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(offset, scale) mapping an integer Box's declared [low, high] onto [0, 1], element by element.
+
+    Bytes that hold 0..255 become x/255, while 0/1 planes and small category codes keep their
+    spread (a blanket /255 squashes a one-hot plane to 0.004 and learning stalls). Float Boxes are
+    left as the env wrote them."""
+    if not isinstance(space, spaces.Box) or np.dtype(space.dtype).kind not in "iu":
+        return None
+    low = np.asarray(space.low, np.float64)
+    span = np.asarray(space.high, np.float64) - low
+    scale = np.where(span > 0, 1.0 / np.where(span > 0, span, 1.0), 1.0)
+    return (torch.as_tensor(low, dtype=torch.float32).unsqueeze(0),
+            torch.as_tensor(scale, dtype=torch.float32).unsqueeze(0))
+
+
 class Default(nn.Module):
     """The trainer's default policy, picked from the spaces: a CNN for uint8 images, an MLP otherwise;
     a linear head per action component and a linear value head."""
@@ -56,6 +71,11 @@ class Default(nn.Module):
         self.observation_space, self.action_space = observation_space, action_space
         self.hidden_size = hidden_size
         self.layout = image_layout(observation_space)
+        scaling = observation_scaling(observation_space)
+        self.scaled = scaling is not None
+        if scaling is not None:
+            self.register_buffer("obs_offset", scaling[0], persistent=False)
+            self.register_buffer("obs_scale", scaling[1], persistent=False)
         if self.layout:
             self.encoder = self._cnn(observation_space, hidden_size, cnn_channels)
         else:
@@ -107,8 +127,12 @@ class Default(nn.Module):
             flat = body(self._to_chw(torch.zeros(1, *shape, dtype=torch.uint8))).shape[1]
         return nn.Sequential(body, layer_init(nn.Linear(flat, hidden_size)), nn.ReLU())
 
+    def _scale(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float()
+        return (x - self.obs_offset) * self.obs_scale if self.scaled else x
+
     def _to_chw(self, obs: torch.Tensor) -> torch.Tensor:
-        x = obs.float() / 255.0
+        x = self._scale(obs)
         if self.layout == "HW":
             return x.unsqueeze(1)
         if self.layout == "HWC":
@@ -128,9 +152,7 @@ class Default(nn.Module):
             x = torch.cat([nn.functional.one_hot(obs[:, i].clamp(0, int(n) - 1), int(n)) for i, n in enumerate(nvec)],
                           1).float()
         else:
-            x = observations.reshape(len(observations), -1).float()
-            if observations.dtype == torch.uint8 and isinstance(space, spaces.Box):
-                x = x / 255.0  # continuous bytes
+            x = self._scale(observations).reshape(len(observations), -1)
         return self.encoder(x)
 
     def decode_actions(self, hidden: torch.Tensor):
