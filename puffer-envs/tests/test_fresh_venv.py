@@ -46,3 +46,46 @@ def test_pip_install_into_a_fresh_venv_then_make_and_step(tmp_path):
                             timeout=60)
     names = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
     assert names == ["cartpole", "pong"], listed.stdout + listed.stderr
+
+
+STEP_EVERY_ENV = """
+import sys, numpy as np, puffer_core
+names = sorted(puffer_core.list_envs())
+assert names, "the plugin registered no env"
+for name in names:
+    env = puffer_core.make(name)
+    env.reset(seed=0)
+    for _ in range(8):
+        actions = np.stack([env.single_action_space.sample() for _ in range(env.num_agents)])
+        env.step(actions.astype(env.actions.dtype))
+    assert np.isfinite(env.rewards).all(), name
+    env.close()
+print(" ".join(names))
+"""
+
+
+@pytest.mark.slow
+def test_every_plugin_installs_alone_with_only_core_and_sdk(tmp_path):
+    """Each plugin in a venv that holds puffer-core, puffer-envs and that plugin only: nothing it
+    needs may come from another plugin."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    pip = [sys.executable, "-m", "pip", "--python", python]
+
+    def run(command, timeout):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=env)
+        assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done.stdout
+
+    env = {**os.environ, "PUFFER_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("PYTHONPATH", None)
+    run([*pip, "install", "-q", str(ROOT / "puffer-core"), str(ROOT / "puffer-envs")], 280)
+    plugins = sorted(p for p in (ROOT / "plugins").glob("puffer-envs-*") if (p / "pyproject.toml").exists())
+    assert len(plugins) >= 8
+    for plugin in plugins:
+        run([*pip, "install", "-q", str(plugin)], 280)
+        stepped = run([python, "-c", STEP_EVERY_ENV], 280).split()
+        listed = [line.split()[0] for line in run([str(venv / "bin" / "puffer-envs"), "list"], 60).splitlines()[1:]]
+        assert listed == stepped, f"{plugin.name}: list shows {listed}, the plugin registers {stepped}"
+        run([*pip, "uninstall", "-y", "-q", plugin.name], 120)
