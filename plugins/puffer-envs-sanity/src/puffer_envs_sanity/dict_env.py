@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from puffer_core.emulation import GymnasiumPufferEnv
 
-from .envs import _positive, _reject_unknown
+from .envs import Rendered, _positive, _reject_unknown, pressed_digit
 
 
 def observation_space(cues: int) -> spaces.Dict:
@@ -27,11 +27,12 @@ class DictCueGym(gymnasium.Env):
         self.observation_space = observation_space(cues)
         self.action_space = spaces.Discrete(cues)
         self.cue = 0
+        self.noise = np.zeros(3, np.float32)  # the last observation's noise (the renderer shows it)
 
     def _observe(self):
         self.cue = int(self.np_random.integers(self.action_space.n))
-        noise = self.np_random.uniform(-1, 1, 3).astype(np.float32)
-        return {"cue": self.cue, "noise": noise}
+        self.noise = self.np_random.uniform(-1, 1, 3).astype(np.float32)
+        return {"cue": self.cue, "noise": self.noise}
 
     def reset(self, seed=None, options=None):
         super().reset(seed=seed)
@@ -42,15 +43,21 @@ class DictCueGym(gymnasium.Env):
         return self._observe(), reward, True, False, {}
 
 
-class DictCue(GymnasiumPufferEnv):
+class DictCue(Rendered, GymnasiumPufferEnv):
     """DictCueGym through emulation, logging `score` (= return: the optimum is 1.0) like the other sanity envs."""
 
     log_fields = ("score", "episode_return", "episode_length", "n")
+    renderer = "puffer_envs_sanity.render:DictRenderer"
 
-    def __init__(self, cues: int = 4, buffers=None, **unknown):
+    def __init__(self, cues: int = 4, render_mode=None, buffers=None, **unknown):
         _reject_unknown(type(self), unknown)
         cues = _positive("cues", cues)
         super().__init__(lambda: DictCueGym(cues), buffers=buffers)
+        self._set_render_mode(render_mode)  # after emulation, which copies the Gymnasium env's (None)
+
+    def keys_to_action(self, pressed):
+        """Number key k names cue k - 1."""
+        return pressed_digit(pressed, self.env.action_space.n)
 
     def pop_log_sums(self) -> np.ndarray:
         sums = super().pop_log_sums()

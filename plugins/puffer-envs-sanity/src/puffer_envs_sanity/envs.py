@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import puffer_core
 from gymnasium import spaces
-from puffer_core.errors import ConfigError
+from puffer_core.errors import ConfigError, PufferError
 from puffer_core.logs import LogAccumulator
 
 
@@ -19,9 +19,60 @@ def _reject_unknown(cls, unknown: dict) -> None:
     if unknown:
         import inspect
 
-        valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "buffers", "unknown")]
+        valid = [p for p in inspect.signature(cls.__init__).parameters
+                 if p not in ("self", "buffers", "render_mode", "unknown")]
         raise ConfigError(f"{cls.__name__} got unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
                           f"valid: {', '.join(valid)}")
+
+
+RENDER_MODES = (None, "human", "rgb_array")
+# Human play: the number keys 1..9, 0 name choices 0..9.
+DIGITS = ("ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE", "ZERO")
+
+
+def pressed_digit(pressed: set[str], choices: int) -> int | None:
+    """The choice (0-based) of a number key among `pressed`, or None when none of 1..choices is pressed."""
+    for i, key in enumerate(DIGITS[:choices]):
+        if key in pressed:
+            return i
+    return None
+
+
+class Rendered:
+    """render() and close() for the sanity envs, as puffer_envs.CEnv does it: the class attribute `renderer`
+    ("module:Class", a puffer_envs.render.Renderer subclass in render.py) is made on the first render() and
+    draws row 0 from the env's Python state. raylib (puffer-envs[render]) is imported only then.
+
+    Human play (`puffer-envs play sanity-<name>`) is turn-based: `keys_to_action` answers None until a key
+    is pressed, and each press plays one step."""
+
+    renderer: str | None = None
+    render_mode: str | None = None
+    _renderer = None
+
+    def _set_render_mode(self, render_mode) -> None:
+        if render_mode not in RENDER_MODES:
+            raise ConfigError(f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
+
+    def render(self):
+        """Draw env 0: an (H, W, 3) uint8 frame for "rgb_array", None for "human" (and without a render_mode)."""
+        if self.render_mode is None:
+            return None
+        if self._renderer is None:
+            try:
+                from puffer_envs.render import resolve
+            except ImportError as e:
+                raise PufferError("rendering the sanity envs needs puffer-envs with raylib: "
+                                  "pip install 'puffer-envs-sanity[render]'") from e
+            self._renderer = resolve(self.renderer)(self)
+        return self._renderer.render(self)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        super().close()
 
 
 def _positive(name: str, value) -> int:
@@ -30,7 +81,7 @@ def _positive(name: str, value) -> int:
     return int(value)
 
 
-class SanityEnv(puffer_core.PufferEnv):
+class SanityEnv(Rendered, puffer_core.PufferEnv):
     """Shared plumbing: spaces, buffers, seeding and the Log of finished episodes."""
 
     log_fields = ("score", "episode_return", "episode_length", "n")
@@ -69,8 +120,15 @@ class SanityEnv(puffer_core.PufferEnv):
 class Bandit(SanityEnv):
     """One step: a one-hot cue shows which of `arms` arms pays 1. Random policy scores 1/arms."""
 
-    def __init__(self, num_envs: int = 1, arms: int = 4, buffers=None, **unknown):
+    renderer = "puffer_envs_sanity.render:BanditRenderer"
+
+    def keys_to_action(self, pressed):
+        """Number key k pulls arm k - 1."""
+        return pressed_digit(pressed, self.arms)
+
+    def __init__(self, num_envs: int = 1, arms: int = 4, render_mode=None, buffers=None, **unknown):
         _reject_unknown(type(self), unknown)
+        self._set_render_mode(render_mode)
         self.num_envs = _positive("num_envs", num_envs)
         self.arms = _positive("arms", arms)
         super().__init__(spaces.Box(0, 1, (self.arms,), np.float32), spaces.Discrete(self.arms), self.num_envs,
@@ -96,8 +154,15 @@ class Memory(SanityEnv):
     Observation: one-hot cue (only at t=0), then a query flag (only at t=delay).
     """
 
-    def __init__(self, num_envs: int = 1, cues: int = 2, delay: int = 4, buffers=None, **unknown):
+    renderer = "puffer_envs_sanity.render:MemoryRenderer"
+
+    def keys_to_action(self, pressed):
+        """SPACE waits (action 0); number key k names cue k - 1 (it counts on the query step)."""
+        return 0 if "SPACE" in pressed else pressed_digit(pressed, self.cues)
+
+    def __init__(self, num_envs: int = 1, cues: int = 2, delay: int = 4, render_mode=None, buffers=None, **unknown):
         _reject_unknown(type(self), unknown)
+        self._set_render_mode(render_mode)
         self.num_envs = _positive("num_envs", num_envs)
         self.cues = _positive("cues", cues)
         self.delay = _positive("delay", delay)
@@ -131,8 +196,20 @@ class Continuous(SanityEnv):
     step, then stay) scores 1.0.
     """
 
-    def __init__(self, num_envs: int = 1, steps: int = 4, buffers=None, **unknown):
+    renderer = "puffer_envs_sanity.render:ContinuousRenderer"
+    key_step = 0.25  # human play: one arrow key press moves this far
+
+    def keys_to_action(self, pressed):
+        """Arrow keys move the point a quarter of the way across the start square; SPACE stays."""
+        dx = ("RIGHT" in pressed) - ("LEFT" in pressed)
+        dy = ("UP" in pressed) - ("DOWN" in pressed)
+        if not (dx or dy or "SPACE" in pressed):
+            return None
+        return np.array([dx, dy], np.float32) * self.key_step
+
+    def __init__(self, num_envs: int = 1, steps: int = 4, render_mode=None, buffers=None, **unknown):
         _reject_unknown(type(self), unknown)
+        self._set_render_mode(render_mode)
         self.num_envs = _positive("num_envs", num_envs)
         self.steps = _positive("steps", steps)
         super().__init__(spaces.Box(-1, 1, (4,), np.float32), spaces.Box(-1, 1, (2,), np.float32),
@@ -173,8 +250,15 @@ class Coop(SanityEnv):
     """Two agents per env (rows 2e and 2e+1) both see a shared cue and their role, and are both paid 1
     when their actions match. Random play scores 1/actions; agents that agree on a convention score 1."""
 
-    def __init__(self, num_envs: int = 1, actions: int = 4, buffers=None, **unknown):
+    renderer = "puffer_envs_sanity.render:CoopRenderer"
+
+    def keys_to_action(self, pressed):
+        """Number key k plays action k - 1 as agent 0 (in play, the partner, agent 1, plays 0)."""
+        return pressed_digit(pressed, self.n_actions)
+
+    def __init__(self, num_envs: int = 1, actions: int = 4, render_mode=None, buffers=None, **unknown):
         _reject_unknown(type(self), unknown)
+        self._set_render_mode(render_mode)
         self.num_envs = _positive("num_envs", num_envs)
         self.n_actions = _positive("actions", actions)
         self.agents_per_env = 2
@@ -202,8 +286,24 @@ class MultiDiscreteCue(SanityEnv):
     """One step: a cue per component of a MultiDiscrete(nvec) action (concatenated one-hots); each
     matched component pays 1/len(nvec)."""
 
-    def __init__(self, num_envs: int = 1, nvec: tuple[int, ...] = (2, 3, 4), buffers=None, **unknown):
+    renderer = "puffer_envs_sanity.render:MultiDiscreteRenderer"
+
+    def keys_to_action(self, pressed):
+        """Number keys answer the components in order; the step is played once every component has one."""
+        if not hasattr(self, "typed"):
+            self.typed = []  # human play: the components answered so far (the renderer shows them)
+        choice = pressed_digit(pressed, int(self.nvec[len(self.typed)]))
+        if choice is None:
+            return None
+        self.typed.append(choice)
+        if len(self.typed) < len(self.nvec):
+            return None
+        action, self.typed = np.array(self.typed, np.int64), []
+        return action
+
+    def __init__(self, num_envs: int = 1, nvec: tuple[int, ...] = (2, 3, 4), render_mode=None, buffers=None, **unknown):
         _reject_unknown(type(self), unknown)
+        self._set_render_mode(render_mode)
         self.num_envs = _positive("num_envs", num_envs)
         if not isinstance(nvec, (list, tuple, np.ndarray)):
             raise ConfigError(f"nvec must be a list of component sizes, e.g. [2, 3, 4], got {nvec!r}")
@@ -238,8 +338,15 @@ class Duel(SanityEnv):
 
     log_fields = ("score", "outcome", "episode_return", "episode_length", "n")
 
-    def __init__(self, num_envs: int = 1, actions: int = 4, buffers=None, **unknown):
+    renderer = "puffer_envs_sanity.render:DuelRenderer"
+
+    def keys_to_action(self, pressed):
+        """Number key k names cue k - 1 as player 0 (in play, player 1 always names 0)."""
+        return pressed_digit(pressed, self.n_actions)
+
+    def __init__(self, num_envs: int = 1, actions: int = 4, render_mode=None, buffers=None, **unknown):
         _reject_unknown(type(self), unknown)
+        self._set_render_mode(render_mode)
         self.num_envs = _positive("num_envs", num_envs)
         self.n_actions = _positive("actions", actions)
         self.agents_per_env = 2
