@@ -136,7 +136,21 @@ def test_eval_render_draws_a_real_env(quick, capsys, puffer_display):
     assert frames.std() > 0  # something was drawn
 
 
+def bandit_without_rendering(num_envs: int = 1, buffers=None):
+    """The sanity bandit behind a factory that takes no render_mode (the sanity envs themselves render)."""
+    from puffer_envs_sanity import Bandit
+
+    return Bandit(num_envs=num_envs, buffers=buffers)
+
+
 def test_eval_render_of_an_env_without_rendering(quick):
-    result = puffer_train.train("sanity-bandit", **quick(total_timesteps=1024, eval_episodes=0))
-    with pytest.raises(puffer_core.ConfigError, match="does not take render_mode, so it cannot be rendered"):
-        puffer_train.evaluate("sanity-bandit", result["checkpoint"], render=True)
+    from puffer_core.registry import registry
+
+    puffer_core.register(puffer_core.EnvSpec(name="test-plain-bandit", make=bandit_without_rendering,
+                                             default_kwargs={"num_envs": 8}))
+    try:
+        result = puffer_train.train("test-plain-bandit", **quick(total_timesteps=1024, eval_episodes=0))
+        with pytest.raises(puffer_core.ConfigError, match="does not take render_mode, so it cannot be rendered"):
+            puffer_train.evaluate("test-plain-bandit", result["checkpoint"], render=True)
+    finally:
+        registry().specs.pop("test-plain-bandit", None)
