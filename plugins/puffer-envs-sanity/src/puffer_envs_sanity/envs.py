@@ -246,14 +246,12 @@ class Continuous(SanityEnv):
         self._finish(done, self.ret.copy(), self.steps, optimum=float(self.steps))
 
 
-class Coop(SanityEnv):
-    """Two agents per env (rows 2e and 2e+1) both see a shared cue and their role, and are both paid 1
-    when their actions match. Random play scores 1/actions; agents that agree on a convention score 1."""
-
-    renderer = "puffer_envs_sanity.render:CoopRenderer"
+class CuePair(SanityEnv):
+    """Two agents per env (rows 2e and 2e+1) see one shared cue and their role (agent 0 or 1):
+    what Coop and Duel share. Subclasses set the rewards in _step."""
 
     def keys_to_action(self, pressed):
-        """Number key k plays action k - 1 as agent 0 (in play, the partner, agent 1, plays 0)."""
+        """Number key k plays action k - 1 as agent 0 (in play, agent 1 always plays 0)."""
         return pressed_digit(pressed, self.n_actions)
 
     def __init__(self, num_envs: int = 1, actions: int = 4, render_mode=None, buffers=None, **unknown):
@@ -273,6 +271,13 @@ class Coop(SanityEnv):
         self.observations[rows] = 0
         self.observations[rows, :2] = self.role[rows]
         self.observations[rows, 2 + np.repeat(self.cue[envs], 2)] = 1
+
+
+class Coop(CuePair):
+    """Two agents per env (rows 2e and 2e+1) both see a shared cue and their role, and are both paid 1
+    when their actions match. Random play scores 1/actions; agents that agree on a convention score 1."""
+
+    renderer = "puffer_envs_sanity.render:CoopRenderer"
 
     def _step(self):
         actions = self.actions.reshape(self.num_envs, 2)
@@ -329,7 +334,7 @@ class MultiDiscreteCue(SanityEnv):
         self._finish(np.ones(self.num_envs, bool), reward, 1, optimum=1.0)
 
 
-class Duel(SanityEnv):
+class Duel(CuePair):
     """A competitive toy for Elo: two agents per env (rows 2e, 2e+1; team_size 1) see the same cue.
     The one that names it wins (+1, the other -1) unless both or neither do (a draw, 0 each).
 
@@ -339,28 +344,6 @@ class Duel(SanityEnv):
     log_fields = ("score", "outcome", "episode_return", "episode_length", "n")
 
     renderer = "puffer_envs_sanity.render:DuelRenderer"
-
-    def keys_to_action(self, pressed):
-        """Number key k names cue k - 1 as player 0 (in play, player 1 always names 0)."""
-        return pressed_digit(pressed, self.n_actions)
-
-    def __init__(self, num_envs: int = 1, actions: int = 4, render_mode=None, buffers=None, **unknown):
-        _reject_unknown(type(self), unknown)
-        self._set_render_mode(render_mode)
-        self.num_envs = _positive("num_envs", num_envs)
-        self.n_actions = _positive("actions", actions)
-        self.agents_per_env = 2
-        super().__init__(spaces.Box(0, 1, (2 + self.n_actions,), np.float32), spaces.Discrete(self.n_actions),
-                         2 * self.num_envs, buffers)
-        self.cue = np.zeros(self.num_envs, np.int64)
-        self.role = np.tile(np.eye(2, dtype=np.float32), (self.num_envs, 1))
-
-    def _start(self, envs):
-        self.cue[envs] = self.rng.integers(0, self.n_actions, int(np.count_nonzero(envs)))
-        rows = np.repeat(envs, 2)
-        self.observations[rows] = 0
-        self.observations[rows, :2] = self.role[rows]
-        self.observations[rows, 2 + np.repeat(self.cue[envs], 2)] = 1
 
     def _step(self):
         right = self.actions.reshape(self.num_envs, 2) == self.cue[:, None]
