@@ -38,6 +38,7 @@ def main(argv: list[str]) -> int:
     for path in modules:
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # importable by name: worker processes unpickle its functions
         print(f"== {path.stem}", flush=True)
         start = time.time()
         try:

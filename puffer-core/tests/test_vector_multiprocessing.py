@@ -33,12 +33,14 @@ SHM = Path("/dev/shm")
 
 
 class Faulty(NumpyCartPole):
-    """CartPole that fails on purpose in a worker (never in the main process's probe, which passes no
-    buffers): `when` is "init", "reset" or the step number; `how` is "raise", "hang" or "crash"."""
+    """CartPole that fails on purpose in a worker process (`in_main=True`: only in the main process's
+    group 0, never in its probe, which passes no buffers): `when` is "init", "reset" or the step
+    number; `how` is "raise", "hang" or "crash"."""
 
-    def __init__(self, when=3, how="raise", num_envs=1, buffers=None):
+    def __init__(self, when=3, how="raise", in_main=False, num_envs=1, buffers=None):
         self.when, self.how, self.count = when, how, 0
-        self.in_worker = buffers is not None
+        in_main_process = multiprocessing.parent_process() is None
+        self.in_worker = buffers is not None and in_main_process == in_main
         self._maybe_fail("init")
         super().__init__(num_envs=num_envs, buffers=buffers)
 
@@ -140,10 +142,10 @@ def assert_same_step(a, b):
         np.testing.assert_array_equal(x, y)
 
 
-@pytest.mark.parametrize("num_workers", [1, 2])
-def test_trajectories_equal_serial(num_workers, start_method="spawn"):
+@pytest.mark.parametrize("num_workers,spin", [(1, None), (2, None), (2, 0), (4, 0.001)])
+def test_trajectories_equal_serial(num_workers, spin, start_method="spawn"):
     serial = puffer_core.vector.make(NumpyCartPole, num_envs=4, env_kwargs={"num_envs": 3}, seed=11)
-    with make(num_workers=num_workers, seed=11, start_method=start_method) as vec:
+    with make(num_workers=num_workers, seed=11, start_method=start_method, spin=spin) as vec:
         assert vec.num_agents == serial.num_agents == 12
         np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
         rng = np.random.default_rng(0)
@@ -235,10 +237,37 @@ def test_an_env_that_raises_in_step_surfaces_its_traceback():
     message = str(info.value)
     assert "raised during step" in message and "Traceback" in message
     assert "env failed on purpose in 3" in message and "in _step" in message
-    assert "envs 0..1, agent rows 0..5" in message or "envs 2..3, agent rows 6..11" in message
+    assert f"worker 1 (envs 2..3, agent rows 6..11), pid {pids[0]} raised during step" in message
     with pytest.raises(PufferError, match="closed after an error"):
         vec.step(vec.actions)
     assert not any(alive(pid) for pid in pids)
+
+
+def test_an_env_that_raises_in_the_main_process_group_is_a_worker_error_too():
+    vec = make(worker_env("Faulty"), env_kwargs={"when": 2, "in_main": True}, seed=0)
+    pids = vec.pids
+    vec.reset()
+    vec.step(vec.actions)
+    with pytest.raises(WorkerError, match=r"(?s)worker 0 \(envs 0..1, agent rows 0..5\), in the main process "
+                                          r"raised during step.*env failed on purpose in 2"):
+        vec.step(vec.actions)
+    with pytest.raises(PufferError, match="closed after an error"):
+        vec.step(vec.actions)
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_sync_mode_steps_group_0_here_async_mode_in_processes():
+    """Sync: W workers are this process and W - 1 processes; async: W processes, since the caller
+    must be free while envs step. Spinning is on only when the busy processes fit on the cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with make(num_workers=2, seed=0) as sync, make(num_workers=2, batch_size=2, seed=0) as batched:
+        assert len(sync.pids) == 1 and len(batched.pids) == 2
+        assert os.getpid() not in sync.pids + batched.pids
+        assert (sync.spin > 0) == (cores >= 2) and (batched.spin > 0) == (cores >= 3)
+    with make(num_workers=1, seed=0) as alone:  # one worker in sync mode: no process at all
+        assert alone.pids == []
+        alone.reset()
+        alone.step(alone.actions)
 
 
 @pytest.mark.parametrize("when", ["init", "reset"])
@@ -252,7 +281,7 @@ def test_an_env_that_raises_in_init_or_reset(when):
 def test_a_worker_killed_with_sigkill_is_reported_quickly():
     vec = make(seed=0)
     vec.reset()
-    victim = vec.pids[1]
+    victim = vec.pids[0]  # worker 1: worker 0 is this process
     os.kill(victim, signal.SIGKILL)
     start = time.monotonic()
     with pytest.raises(WorkerError) as info:
@@ -316,6 +345,8 @@ def test_config_errors():
         make(num_envs=4, num_workers=2, batch_size=3)
     with pytest.raises(ConfigError, match="start_method"):
         make(start_method="fork")
+    with pytest.raises(ConfigError, match="spin must be seconds"):
+        make(spin=-1)
     with pytest.raises(ConfigError, match="cannot be sent to worker processes"):
         make(lambda **kw: NumpyCartPole(**kw))
 
@@ -329,7 +360,7 @@ sys.path[:0] = [{str(HERE)!r}, {str(EXAMPLES)!r}]
 from test_vector_multiprocessing import test_trajectories_equal_serial
 
 if __name__ == "__main__":
-    test_trajectories_equal_serial(2, start_method="forkserver")
+    test_trajectories_equal_serial(2, None, start_method="forkserver")
     print("same trajectories")
 """)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
@@ -343,7 +374,7 @@ import puffer_core
 from numpy_cartpole import NumpyCartPole
 
 if __name__ == "__main__":
-    vec = puffer_core.vector.make(NumpyCartPole, backend="multiprocessing", num_envs=2, num_workers=2, seed=0)
+    vec = puffer_core.vector.make(NumpyCartPole, backend="multiprocessing", num_envs=3, num_workers=3, seed=0)
     vec.reset()
     print(*vec.pids, flush=True)
     while True:

@@ -1,7 +1,12 @@
-"""The multiprocessing backend: W worker processes step contiguous groups of envs in place, on buffers
-in shared memory; the main process only writes actions and waits.
+"""The multiprocessing backend: W workers step contiguous groups of envs in place, on buffers in
+shared memory.
 
     vec = puffer_core.vector.make("pong", backend="multiprocessing", num_envs=8, num_workers=2, seed=0)
+
+In sync mode (no batch_size) the calling process is worker 0: it steps group 0 itself while W - 1
+worker processes step the others, as the threads backend does, so W workers need W processes, not
+W + 1, and one hand-off per step leaves the critical path. In async mode (EnvPool-style batches)
+the caller must be free to run its policy while envs step, so all W workers are processes.
 
 Shared memory is a multiprocessing heap arena: a temporary file (in /dev/shm on Linux) that is
 unlinked as soon as it is created and reaches the workers as a file descriptor, so nothing is left
@@ -9,10 +14,19 @@ behind however the processes end, kill -9 included. Workers start with "spawn" (
 "forkserver", which work on Linux and macOS and never copy the parent's threads or locks.
 
 Per step the main process writes one byte to each worker's command pipe and reads one byte back from
-its reply pipe (plain pipes: here they wake the other side twice as fast as socket pairs). Both sides
-block (poll / read) instead of spinning, which matters on machines with no spare core. Every wait
-also watches the workers' process sentinels and a deadline, so a worker that raises, dies or hangs
-becomes a WorkerError naming it, and the backend shuts down without leftovers.
+its reply pipe (plain pipes: here they wake the other side twice as fast as socket pairs). Waking a
+process that sleeps in poll costs tens of microseconds on a VM, as much as stepping a few Gymnasium
+envs, so each side first polls its pipe without sleeping for up to `spin` seconds, and only then
+blocks; a side whose last wait outlasted the spin (a slow env, a policy between steps) blocks at
+once, so spinning only happens where it pays. And only when every process that steps envs has a
+core of its own: on a machine with no spare core, spinning steals the core the other side needs to
+finish (PufferLib's 2-worker multiprocessing ran 20-70x slower than one process on 2 cores for this
+reason), so there both sides block at once.
+
+Every wait also watches the workers' process sentinels and a deadline, so a worker that raises, dies
+or hangs becomes a WorkerError naming it, and the backend shuts down without leftovers. An env of
+group 0 that raises in sync mode is a WorkerError too; one that crashes takes this process with it,
+as in the serial backend.
 """
 
 from __future__ import annotations
@@ -36,32 +50,74 @@ from .pool import CLOSE, STEP, Pool, execute
 
 OK, DATA, ERROR = b"o", b"d", b"e"  # worker replies: done / done, a pickled result follows / a traceback follows
 START_TIMEOUT = 60.0  # the least time workers get to import and build their envs
+SPIN = 1e-3  # seconds to poll without sleeping before blocking, when every stepping process has a core
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+class Waiter:
+    """poll() that first polls without sleeping for up to `spin` seconds, but only while the last wait
+    was shorter than that: where the other side takes longer (a slow env, a policy between steps),
+    spinning would only burn a core, so it blocks at once until waits get short again."""
+
+    def __init__(self, poll, spin: float):
+        self.poll, self.spin, self.last = poll, spin, 0.0
+
+    def wait(self, timeout_ms: int | None) -> list:
+        start = time.perf_counter()
+        events = []
+        if self.spin and self.last < self.spin:
+            end = start + self.spin
+            while not (events := self.poll(0)) and time.perf_counter() < end:
+                pass
+        if not events:
+            events = self.poll(timeout_ms)
+        self.last = time.perf_counter() - start
+        return events
 
 
 class Multiprocessing(Pool):
-    """K envs in W worker processes. Backend kwargs: `timeout` (seconds any worker may take for one
-    command before it counts as hung; None waits forever) and `start_method` ("spawn" or "forkserver")."""
+    """K envs in W workers (W - 1 processes and this one in sync mode, W processes in async mode).
+    Backend kwargs: `timeout` (seconds any worker may take for one command before it counts as hung;
+    None waits forever), `start_method` ("spawn" or "forkserver") and `spin` (seconds to poll before
+    sleeping; default 1 ms when the stepping processes fit on this machine's cores, else 0)."""
 
     worker_name = "worker"
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
                  batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
-                 start_method: str = "spawn"):
+                 start_method: str = "spawn", spin: float | None = None):
         if not hasattr(select, "poll"):
             raise ConfigError("the multiprocessing backend waits on its workers with poll(), which this platform "
                               "lacks (Windows): use backend='serial' or 'threads'")
         if start_method not in ("spawn", "forkserver"):
             raise ConfigError(f"start_method={start_method!r} is not supported: use 'spawn' or 'forkserver' "
                               "('fork' copies the parent's threads and locks and is unsafe on macOS)")
+        if spin is not None and not (isinstance(spin, (int, float)) and 0 <= spin <= 1):
+            raise ConfigError(f"spin must be seconds between 0 and 1 (or None for automatic), got {spin!r}")
         self._ctx = mp.get_context(start_method)
-        self._procs: list = []
-        self._commands: list = []  # our ends of the pipes: commands to each worker ...
-        self._replies: list = []  # ... and its replies
+        # Keyed by worker: the processes, our ends of their pipes (commands to each, replies from each),
+        # and the envs of the group this process steps itself.
+        self._procs: dict[int, mp.Process] = {}
+        self._commands: dict = {}
+        self._replies: dict = {}
+        self._inline_envs: list = []
         # Stops the workers when this object is garbage-collected or at interpreter exit, whichever first.
-        self._finalizer = weakref.finalize(self, stop_workers, self._procs, self._commands, self._replies)
+        self._finalizer = weakref.finalize(self, stop_workers, self._procs, self._commands, self._replies,
+                                           self._inline_envs)
         super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout,
-                         default_num_workers=os.cpu_count() or 1)
+                         default_num_workers=usable_cores())
+        self._inline = 0 if self.batch_workers == self.num_workers else None
+        self._inline_result: tuple | None = None  # (ok, result or traceback) of the last inline command
+        stepping = self.num_workers + (self._inline is None)  # processes busy at once, this one included
+        self.spin = float(spin) if spin is not None else (SPIN if stepping <= usable_cores() else 0.0)
         self._poller = select.poll()
+        self._waiter = Waiter(self._poller.poll, self.spin)
         self._owner: dict[int, tuple[int, bool]] = {}  # fd -> (worker, is its process sentinel)
         try:
             self._launch(creator, env_kwargs, start_method)
@@ -80,13 +136,15 @@ class Multiprocessing(Pool):
         die_with_parent = (sys.platform == "linux" and start_method == "spawn"
                            and threading.current_thread() is threading.main_thread())
         for w in range(self.num_workers):
+            if w == self._inline:
+                continue
             command_r, command_w = self._ctx.Pipe(duplex=False)
             reply_r, reply_w = self._ctx.Pipe(duplex=False)
             proc = self._ctx.Process(
                 target=worker_main, name=f"puffer-vector-worker-{w}", daemon=True,
                 args=(command_r, reply_w, self._memory, creator, env_kwargs, w * self.envs_per_worker,
                       self.envs_per_worker, self.agents_per_env, self.single_observation_space,
-                      self.single_action_space, self.num_agents, os.getpid(), die_with_parent))
+                      self.single_action_space, self.num_agents, os.getpid(), die_with_parent, self.spin))
             try:
                 proc.start()
             except (pickle.PicklingError, AttributeError, TypeError) as e:
@@ -98,58 +156,86 @@ class Multiprocessing(Pool):
             finally:
                 command_r.close()  # only the worker holds these ends now: its death reads as EOF here
                 reply_w.close()
-            self._procs.append(proc)
-            self._commands.append(command_w)
-            self._replies.append(reply_r)
+            self._procs[w] = proc
+            self._commands[w] = command_w
+            self._replies[w] = reply_r
             self._owner[reply_r.fileno()] = (w, False)
             self._owner[proc.sentinel] = (w, True)
             self._poller.register(reply_r.fileno(), select.POLLIN)
             self._poller.register(proc.sentinel, select.POLLIN)
-        self._fds = [conn.fileno() for conn in self._commands]
-        for w in range(self.num_workers):
+        self._fds = {w: conn.fileno() for w, conn in self._commands.items()}
+        for w in self._procs:
             self._doing[w] = "start"
-        self._running.update(range(self.num_workers))
+        self._running.update(self._procs)
+        if self._inline is not None:  # while the worker processes start
+            a, e = self.agents_per_env, self.envs_per_worker
+            self._inline_envs.extend(creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs)
+                                     for i in range(self._inline * e, (self._inline + 1) * e))
         deadline = None if self.timeout is None else time.monotonic() + max(self.timeout, START_TIMEOUT)
         while self._running:
             self._finish_one_or_more(deadline)
 
     @property
     def pids(self) -> list[int]:
-        return [proc.pid for proc in self._procs]
+        """The worker processes' pids, in worker order (in sync mode worker 0 is this process, not listed)."""
+        return [proc.pid for proc in self._procs.values()]
 
     def where(self, w: int) -> str:
-        pid = self._procs[w].pid if w < len(self._procs) else "?"
-        return f"{super().where(w)}, pid {pid}"
+        if w == self._inline:
+            return f"{super().where(w)}, in the main process"
+        return f"{super().where(w)}, pid {self._procs[w].pid if w in self._procs else '?'}"
 
     # -- talking to workers -------------------------------------------------------------------------------
     def _signal(self, workers, command: bytes, arg=None) -> None:
+        inline = False
         for w in workers:
+            if w == self._inline:
+                inline = True
+                continue
             try:
                 os.write(self._fds[w], command)
                 if command != STEP:
                     self._commands[w].send(arg)
             except OSError:
                 self._fail(self._death(w))
+        if inline:  # after the others have started
+            self._run_inline(command, arg)
+
+    def _run_inline(self, command: bytes, arg=None) -> None:
+        try:
+            self._inline_result = (True, execute(self._inline_envs, 0, command, arg))
+        except Exception:
+            self._inline_result = (False, traceback.format_exc())
+        except BaseException:  # Ctrl-C mid-step: the workers' state is unknown, so stop them
+            self._closed = "it was interrupted while stepping"
+            self._shutdown()
+            raise
 
     def _step(self):
-        # The hot path of sync stepping, _run_all(STEP) without the generality: one byte out and one
-        # byte back per worker, blocking in poll in between.
-        fds = self._fds
-        for w, fd in enumerate(fds):
+        # The hot path of sync stepping, _run_all(STEP) without the generality: one byte out to each
+        # worker process, group 0 stepped here meanwhile, one byte back from each.
+        for w, fd in self._fds.items():
             try:
                 os.write(fd, STEP)
             except OSError:
                 self._fail(self._death(w))
-        self._running.update(range(len(fds)))
+        self._running.update(range(self.num_workers))
         for w in self._running:
             self._doing[w] = "step"
+        if self._inline is not None:
+            self._run_inline(STEP)
         deadline = self._deadline()
         while self._running:
             self._finish_one_or_more(deadline)
 
     def _wait_done(self, deadline: float | None) -> list[tuple[int, object]]:
+        if self._inline_result is not None:
+            (ok, result), self._inline_result = self._inline_result, None
+            if not ok:
+                self._fail(f"{self.where(self._inline)} raised during {self._doing[self._inline]}:\n{result}")
+            return [(self._inline, result)]
         ms = None if deadline is None else math.ceil(max(0.0, deadline - time.monotonic()) * 1000)
-        events = self._poller.poll(ms)
+        events = self._waiter.wait(ms)
         if not events:
             hung = sorted(self._running)
             self._fail(f"{'; '.join(self.where(w) for w in hung)} did not finish {self._doing[hung[0]]} within "
@@ -200,8 +286,16 @@ class Multiprocessing(Pool):
         self._running.clear()
 
 
-def stop_workers(procs: list, commands: list, replies: list) -> None:
-    """Ask every worker to exit, then terminate and kill what is left; close the pipes."""
+def stop_workers(procs: dict, commands: dict, replies: dict, inline_envs: list) -> None:
+    """Ask every worker process to exit, then terminate and kill what is left; close the pipes and
+    the envs this process stepped itself."""
+    for env in inline_envs:
+        try:
+            env.close()
+        except Exception:
+            pass
+    inline_envs.clear()
+    procs, commands, replies = list(procs.values()), list(commands.values()), list(replies.values())
     for conn in commands:
         try:
             os.write(conn.fileno(), CLOSE)
@@ -224,7 +318,7 @@ def stop_workers(procs: list, commands: list, replies: list) -> None:
 
 # -- the worker process ---------------------------------------------------------------------------------------
 def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_envs, agents_per_env, observation_space,
-                action_space, num_agents, parent_pid, die_with_parent):
+                action_space, num_agents, parent_pid, die_with_parent, spin):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the main process, which stops us
     if die_with_parent:
         set_parent_death_signal(parent_pid)
@@ -239,7 +333,11 @@ def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_e
             os.write(reply_fd, OK)
         except Exception:
             reply_error(replies)
+        poll = select.poll()
+        poll.register(command_fd, select.POLLIN)
+        waiter = Waiter(poll.poll, spin)  # in a loop of steps the next command comes within microseconds
         while True:
+            waiter.wait(None)
             command = os.read(command_fd, 1)
             if command in (b"", CLOSE):  # b"": the main process is gone
                 break
