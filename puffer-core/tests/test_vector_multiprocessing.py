@@ -382,6 +382,21 @@ if __name__ == "__main__":
 """
 
 
+def test_a_script_without_a_main_guard_gets_a_hint(tmp_path):
+    """The classic spawn mistake: workers re-import the main script, which makes workers again."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(EXAMPLES)!r})
+import puffer_core
+from numpy_cartpole import NumpyCartPole
+vec = puffer_core.vector.make(NumpyCartPole, backend="multiprocessing", num_envs=2, num_workers=2, seed=0)
+""")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "WorkerError" in out.stderr and 'if __name__ == "__main__":' in out.stderr, out.stderr[-2000:]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_ctrl_c_or_a_killed_parent_leaves_nothing(tmp_path, sig):
     """Ctrl-C in the main process stops its workers; a main process killed outright takes them along."""

@@ -2,6 +2,7 @@
 a hang in a thread is a WorkerError; envs that hold the GIL are refused."""
 
 import gc
+import os
 import threading
 import time
 
@@ -69,10 +70,19 @@ def test_envs_that_hold_the_gil_are_refused(envs):
         make(envs.cartpole)
 
 
-@pytest.mark.parametrize("num_workers", [1, 2, 4])
-def test_trajectories_equal_serial(envs, num_workers):
+@pytest.mark.parametrize("spin", [-0.1, 2, "fast", True])
+def test_a_bad_spin_is_a_config_error(envs, spin):
+    with pytest.raises(ConfigError, match="spin must be seconds"):
+        make(envs.GilFree, spin=spin)
+
+
+@pytest.mark.parametrize("num_workers,spin", [(1, None), (2, None), (2, 0), (4, 0.001)])
+def test_trajectories_equal_serial(envs, num_workers, spin):
+    """Whether threads spin (by default only where every busy thread has a core) or block at once."""
     serial = puffer_core.vector.make(envs.GilFree, num_envs=4, env_kwargs={"num_envs": 3}, seed=11)
-    with make(envs.GilFree, num_workers=num_workers, seed=11) as vec:
+    with make(envs.GilFree, num_workers=num_workers, seed=11, spin=spin) as vec:
+        assert vec.spin == (spin if spin is not None else
+                            (0.001 if num_workers <= len(os.sched_getaffinity(0)) else 0.0))
         np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
         rng = np.random.default_rng(0)
         for _ in range(300):

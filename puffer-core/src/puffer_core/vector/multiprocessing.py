@@ -46,39 +46,10 @@ import weakref
 
 from .. import buffers as buf
 from ..errors import ConfigError
-from .pool import CLOSE, STEP, Pool, execute
+from .pool import CLOSE, STEP, Pool, Spinner, execute
 
 OK, DATA, ERROR = b"o", b"d", b"e"  # worker replies: done / done, a pickled result follows / a traceback follows
 START_TIMEOUT = 60.0  # the least time workers get to import and build their envs
-SPIN = 1e-3  # seconds to poll without sleeping before blocking, when every stepping process has a core
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        return os.cpu_count() or 1
-
-
-class Waiter:
-    """poll() that first polls without sleeping for up to `spin` seconds, but only while the last wait
-    was shorter than that: where the other side takes longer (a slow env, a policy between steps),
-    spinning would only burn a core, so it blocks at once until waits get short again."""
-
-    def __init__(self, poll, spin: float):
-        self.poll, self.spin, self.last = poll, spin, 0.0
-
-    def wait(self, timeout_ms: int | None) -> list:
-        start = time.perf_counter()
-        events = []
-        if self.spin and self.last < self.spin:
-            end = start + self.spin
-            while not (events := self.poll(0)) and time.perf_counter() < end:
-                pass
-        if not events:
-            events = self.poll(timeout_ms)
-        self.last = time.perf_counter() - start
-        return events
 
 
 class Multiprocessing(Pool):
@@ -98,8 +69,6 @@ class Multiprocessing(Pool):
         if start_method not in ("spawn", "forkserver"):
             raise ConfigError(f"start_method={start_method!r} is not supported: use 'spawn' or 'forkserver' "
                               "('fork' copies the parent's threads and locks and is unsafe on macOS)")
-        if spin is not None and not (isinstance(spin, (int, float)) and 0 <= spin <= 1):
-            raise ConfigError(f"spin must be seconds between 0 and 1 (or None for automatic), got {spin!r}")
         self._ctx = mp.get_context(start_method)
         # Keyed by worker: the processes, our ends of their pipes (commands to each, replies from each),
         # and the envs of the group this process steps itself.
@@ -110,14 +79,10 @@ class Multiprocessing(Pool):
         # Stops the workers when this object is garbage-collected or at interpreter exit, whichever first.
         self._finalizer = weakref.finalize(self, stop_workers, self._procs, self._commands, self._replies,
                                            self._inline_envs)
-        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout,
-                         default_num_workers=usable_cores())
-        self._inline = 0 if self.batch_workers == self.num_workers else None
+        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, spin)
         self._inline_result: tuple | None = None  # (ok, result or traceback) of the last inline command
-        stepping = self.num_workers + (self._inline is None)  # processes busy at once, this one included
-        self.spin = float(spin) if spin is not None else (SPIN if stepping <= usable_cores() else 0.0)
         self._poller = select.poll()
-        self._waiter = Waiter(self._poller.poll, self.spin)
+        self._spinner = Spinner(self.spin)
         self._owner: dict[int, tuple[int, bool]] = {}  # fd -> (worker, is its process sentinel)
         try:
             self._launch(creator, env_kwargs, start_method)
@@ -235,7 +200,8 @@ class Multiprocessing(Pool):
                 self._fail(f"{self.where(self._inline)} raised during {self._doing[self._inline]}:\n{result}")
             return [(self._inline, result)]
         ms = None if deadline is None else math.ceil(max(0.0, deadline - time.monotonic()) * 1000)
-        events = self._waiter.wait(ms)
+        poll = self._poller.poll
+        events = self._spinner.wait(lambda: poll(0), lambda: poll(ms))
         if not events:
             hung = sorted(self._running)
             self._fail(f"{'; '.join(self.where(w) for w in hung)} did not finish {self._doing[hung[0]]} within "
@@ -279,7 +245,13 @@ class Multiprocessing(Pool):
                 how += " (a crash in the env's native code?)"
         else:
             how = f"exited with code {code}"
-        return f"{self.where(w)} {how} during {self._doing.get(w, 'start')}; its envs are lost."
+        doing = self._doing.get(w, "start")
+        message = f"{self.where(w)} {how} during {doing}; its envs are lost."
+        if doing == "start" and code == 1:  # died before worker_main could report a traceback
+            message += (" It failed while starting Python, before building its envs (its stderr says why). "
+                        "Spawned workers import the main script: if that script makes this backend at import "
+                        "time, put that code under `if __name__ == \"__main__\":`.")
+        return message
 
     def _shutdown(self) -> None:
         self._finalizer()
@@ -335,9 +307,9 @@ def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_e
             reply_error(replies)
         poll = select.poll()
         poll.register(command_fd, select.POLLIN)
-        waiter = Waiter(poll.poll, spin)  # in a loop of steps the next command comes within microseconds
+        spinner = Spinner(spin)  # in a loop of steps the next command comes within microseconds
         while True:
-            waiter.wait(None)
+            spinner.wait(lambda: poll.poll(0), lambda: None)
             command = os.read(command_fd, 1)
             if command in (b"", CLOSE):  # b"": the main process is gone
                 break

@@ -13,6 +13,7 @@ they are contiguous, recv returns views of the shared buffers, otherwise a gathe
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -45,6 +46,43 @@ def execute(envs, first_env: int, command: bytes, arg=None):
     raise ValueError(f"unknown worker command {command!r}")
 
 
+SPIN = 1e-3  # seconds to busy-wait before blocking, where every busy process or thread has a core
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+class Spinner:
+    """Waits for the other side by busy-waiting for up to `seconds`, then blocking.
+
+    Waking a thread or process that sleeps costs tens of microseconds on a VM (much more than the
+    step of a fast env), so a hand-off that comes within microseconds is best caught awake. Spinning
+    is skipped while the last wait was longer than `seconds` (a slow env, a policy between steps):
+    there it would only burn a core. `pause` runs between checks (os.sched_yield lets other threads
+    take the GIL)."""
+
+    def __init__(self, seconds: float, pause=None):
+        self.seconds, self.pause, self.last = seconds, pause, 0.0
+
+    def wait(self, ready, block):
+        """ready() until it returns something true or the spin is over, else block(); that result."""
+        start = time.perf_counter()
+        result = None
+        if self.seconds and self.last < self.seconds:
+            end = start + self.seconds
+            while not (result := ready()) and time.perf_counter() < end:
+                if self.pause is not None:
+                    self.pause()
+        if not result:
+            result = block()
+        self.last = time.perf_counter() - start
+        return result
+
+
 def default_workers(num_envs: int, limit: int) -> int:
     """The most workers, at most `limit`, that split num_envs evenly."""
     return max(w for w in range(1, min(num_envs, limit) + 1) if num_envs % w == 0)
@@ -54,9 +92,9 @@ class Pool(PufferEnv):
     worker_name = "worker"  # "thread" in the threads backend, for messages
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None, batch_size: int | None,
-                 seed: int | None, timeout: float | None, default_num_workers: int):
-        if num_workers is None:
-            num_workers = default_workers(num_envs, default_num_workers)
+                 seed: int | None, timeout: float | None, spin: float | None):
+        if num_workers is None:  # as many as cores (and as divide num_envs)
+            num_workers = default_workers(num_envs, usable_cores())
         if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1:
             raise ConfigError(f"num_workers must be a positive integer, got {num_workers!r}")
         if num_envs % num_workers:
@@ -73,6 +111,8 @@ class Pool(PufferEnv):
                               f"num_envs={num_envs}; leave it unset to step every env together")
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ConfigError(f"timeout must be a positive number of seconds or None (wait forever), got {timeout!r}")
+        if spin is not None and not (isinstance(spin, (int, float)) and not isinstance(spin, bool) and 0 <= spin <= 1):
+            raise ConfigError(f"spin must be seconds between 0 and 1 (or None for automatic), got {spin!r}")
 
         first = probe(creator, env_kwargs)
         self.single_observation_space = first.single_observation_space
@@ -92,6 +132,12 @@ class Pool(PufferEnv):
         self.num_agents = num_envs * self.agents_per_env
         self.timeout = timeout
         self.seed = seed
+        # Sync mode: the caller steps group 0 itself. Async: recv must not block on stepping, so it doesn't.
+        self._inline = 0 if self.batch_workers == num_workers else None
+        # Spin only where every busy thread or process (the caller included) has a core of its own:
+        # on a machine with no spare core a spinner steals the core the other side needs.
+        busy = num_workers + (self._inline is None)
+        self.spin = float(spin) if spin is not None else (SPIN if busy <= usable_cores() else 0.0)
         super().__init__(self._allocate())
 
         self._running: set[int] = set()  # signalled, not finished

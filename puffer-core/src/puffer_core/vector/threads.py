@@ -6,8 +6,12 @@ Threads only run in parallel while an env's step releases the GIL, as the C envs
 (`releases_gil = True`), so other envs are refused: use the multiprocessing backend for them.
 No shared memory, no pickling, no process start-up: the cheapest way to use every core with C envs.
 
-Threads block on queues (no spinning). In sync mode (no batch_size) the calling thread steps worker
-0's group itself while the other threads step theirs, which saves one hand-off per step.
+In sync mode (no batch_size) the calling thread steps worker 0's group itself while the other
+threads step theirs, which saves one hand-off per step. Commands and results travel on queues; each
+side yields its core (os.sched_yield, which also lets the other thread take the GIL) while checking
+its queue for up to `spin` seconds before blocking on it, because a thread that has gone to sleep
+takes tens of microseconds to wake on a VM. As in the multiprocessing backend, that is only done
+while waits are short and every busy thread has a core of its own.
 An exception in a thread becomes a WorkerError with its traceback. A thread stuck in an env's step
 cannot be killed: after the timeout the backend raises and is closed, and that thread is left
 running as a daemon (its envs are not closed, since it may still be using them). Group 0's step in
@@ -24,20 +28,21 @@ import traceback
 import weakref
 
 from ..errors import ConfigError
-from .pool import CLOSE, Pool, execute
+from .pool import CLOSE, Pool, Spinner, execute
 
 
 class Threads(Pool):
-    """K envs in W threads. Backend kwarg: `timeout` (seconds a thread may take for one command before
-    it counts as hung; None waits forever)."""
+    """K envs in W threads (the caller and W - 1 threads in sync mode). Backend kwargs: `timeout`
+    (seconds a thread may take for one command before it counts as hung; None waits forever) and
+    `spin` (seconds to check a queue before sleeping on it; default 1 ms where the busy threads fit
+    on this machine's cores, else 0)."""
 
     worker_name = "thread"
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
-                 batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0):
-        # Default: as many threads as cores (and as divide num_envs).
-        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout,
-                         default_num_workers=os.cpu_count() or 1)
+                 batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
+                 spin: float | None = None):
+        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, spin)
         if not self.env_releases_gil:
             raise ConfigError(f"the threads backend needs envs whose step releases the GIL (C envs, "
                               f"releases_gil = True); {creator!r} holds it, so threads would step one at a "
@@ -46,11 +51,10 @@ class Threads(Pool):
         self.groups = [[creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs)
                         for i in range(w * e, (w + 1) * e)] for w in range(self.num_workers)]
         self._done: queue.SimpleQueue = queue.SimpleQueue()  # (worker, ok, result or traceback)
-        # Sync mode: this thread runs group 0 itself. Async: recv must not block on stepping, so all are threads.
-        self._inline = 0 if self.batch_workers == self.num_workers else None
+        self._spinner = Spinner(self.spin, os.sched_yield)
         self._inboxes = {w: queue.SimpleQueue() for w in range(self.num_workers) if w != self._inline}
         self._threads = {w: threading.Thread(target=thread_main, name=f"puffer-vector-thread-{w}", daemon=True,
-                                             args=(w, self.groups[w], w * e, inbox, self._done))
+                                             args=(w, self.groups[w], w * e, inbox, self._done, self.spin))
                          for w, inbox in self._inboxes.items()}
         for thread in self._threads.values():
             thread.start()
@@ -69,8 +73,10 @@ class Threads(Pool):
 
     def _wait_done(self, deadline):
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done = self._done
         try:
-            w, ok, result = self._done.get(timeout=remaining)
+            w, ok, result = self._spinner.wait(lambda: None if done.empty() else done.get_nowait(),
+                                               lambda: done.get(timeout=remaining))
         except queue.Empty:
             hung = sorted(self._running)
             self._fail(f"{'; '.join(self.where(w) for w in hung)} did not finish {self._doing[hung[0]]} within "
@@ -93,9 +99,10 @@ def run_one(w, envs, first_env, command, arg, done: queue.SimpleQueue) -> None:
         done.put((w, False, traceback.format_exc()))
 
 
-def thread_main(w, envs, first_env, inbox: queue.SimpleQueue, done: queue.SimpleQueue) -> None:
+def thread_main(w, envs, first_env, inbox: queue.SimpleQueue, done: queue.SimpleQueue, spin: float) -> None:
+    spinner = Spinner(spin, os.sched_yield)  # in a loop of steps the next command comes within microseconds
     while True:
-        command, arg = inbox.get()
+        command, arg = spinner.wait(lambda: None if inbox.empty() else inbox.get_nowait(), inbox.get)
         if command == CLOSE:
             return
         run_one(w, envs, first_env, command, arg, done)
