@@ -1,6 +1,6 @@
 """C CartPole agent-steps/s: the env itself and the serial backend on one core (4096 agents), the
-threads backend on 2 cores (8192 and 65536 agents, with 1-core rows at the same sizes for the
-scaling), against Gymnasium CartPole-v1 in SyncVectorEnv and EnvPool's CartPole-v1.
+threads and multiprocessing backends on 2 cores (8192 and 65536 agents, with 1-core rows at the
+same sizes for the scaling), against Gymnasium CartPole-v1 in SyncVectorEnv and EnvPool's CartPole-v1.
 
 Goals: C cartpole >= 35M agent-steps/s on one core, >= 300x Gymnasium SyncVectorEnv.
 Actions are random, drawn once and left in the actions buffer: this measures the env loop, not an RNG.
@@ -173,6 +173,10 @@ def rows(quick: bool) -> list[Row]:
         "threads backend, 8192": (lambda: _backend("threads", 8192, 2), 8192, 2, ""),
         "serial backend, 65536": (lambda: _backend("serial", 65536, 1), 65536, 1, "1-core baseline for threads"),
         "threads backend, 65536": (lambda: _backend("threads", 65536, 2), 65536, 2, ""),
+        "multiprocessing backend, 8192": (lambda: _backend("multiprocessing", 8192, 2), 8192, 2,
+                                          "sync: 1 process + caller"),
+        "multiprocessing backend, 65536": (lambda: _backend("multiprocessing", 65536, 2), 65536, 2,
+                                           "sync: 1 process + caller"),
         "ceiling: 2 threads, 8192": (lambda: _ceiling(8192), 8192, 2, "one hand-off per 20 steps"),
         "ceiling: 2 threads, 65536": (lambda: _ceiling(65536), 65536, 2, "one hand-off per 20 steps"),
         "gymnasium SyncVectorEnv": (_gymnasium, GYM_ENVS, 1, f"CartPole-v1 x {GYM_ENVS}"),
@@ -220,11 +224,12 @@ def rows(quick: bool) -> list[Row]:
     for size in (8192, 65536):
         def paired(a, b):
             return statistics.median(x / y for x, y in zip(runs[a], runs[b])) if runs.get(a) and runs.get(b) else 0
-        scaling = paired(f"threads backend, {size}", f"serial backend, {size}")
         ceiling = paired(f"ceiling: 2 threads, {size}", f"serial backend, {size}")
-        out.append(Row(GROUP, f"threads scaling, {size}", size, 2, scaling, [],
-                       f"x over 1 core (goal >= 1.7x at 65536; ideal 2x); the 2-thread ceiling is {ceiling:.2f}x "
-                       "(medians of per-round ratios)"))
+        for backend in ("threads", "multiprocessing"):
+            scaling = paired(f"{backend} backend, {size}", f"serial backend, {size}")
+            out.append(Row(GROUP, f"{backend} scaling, {size}", size, 2, scaling, [],
+                           f"x over 1 core (goal >= 1.7x at 65536; ideal 2x); the 2-thread ceiling is {ceiling:.2f}x "
+                           "(medians of per-round ratios)"))
     ratio = by_name["C env.step, 1 core"] / by_name["gymnasium SyncVectorEnv"]
     out.append(Row(GROUP, "C 1 core / gymnasium SyncVectorEnv", AGENTS, 1, ratio, [], "x (goal >= 300x)"))
     if envpool:
