@@ -192,3 +192,61 @@ def test_a_c_env_gives_serial_trajectories(num_workers):
             assert_same_step(vec.step(actions), serial.step(actions))
         logs = vec.log()
         assert logs == serial.log() and logs["n"] > 50
+
+
+def test_c_envs_hand_off_steps_through_gates_with_serial_trajectories():
+    """Sync stepping of C envs (one env object per thread) goes through the GIL-free gates of
+    puffer.h: same trajectories as serial across resets, logs, renders and idle spells (after which
+    a thread has left C and must be woken through its queue); close and GC leave no thread."""
+    pytest.importorskip("puffer_envs_cartpole", reason="the C cartpole plugin is not installed")
+    before = set(threading.enumerate())
+    serial = puffer_core.vector.make("cartpole", num_envs=2, env_kwargs={"num_envs": 16}, seed=3)
+    vec = puffer_core.vector.make("cartpole", backend="threads", num_envs=2, num_workers=2,
+                                  env_kwargs={"num_envs": 16}, seed=3, spin=0.0005)
+    assert list(vec._gates) == [1]
+    rng = np.random.default_rng(0)
+    for seed in (None, 7):
+        np.testing.assert_array_equal(vec.reset(seed)[0], serial.reset(seed)[0])
+        for t in range(200):
+            actions = rng.integers(0, 2, 32)
+            assert_same_step(vec.step(actions), serial.step(actions))
+            if t == 50:
+                time.sleep(0.01)  # idle: the thread leaves C for its queue
+            if t == 100:
+                assert vec.log() == serial.log()
+    assert vec._generation == 400  # every step went through the gate
+    vec.close()
+    assert not set(threading.enumerate()) - before
+
+
+def test_a_gated_thread_that_hangs_times_out(envs):
+    class HungServer(envs.GilFree):
+        """A servable env (puffer.h's gate protocol, in Python) whose thread never finishes a step."""
+
+        def serve(self, gate, spin):
+            gate[2] = 1
+            while gate[0] >= 0:
+                time.sleep(0.001)  # "stepping" forever: gate[1] is never marked done
+            gate[2] = 0
+
+        def open_gate(self, gate, go):
+            gate[0] = go
+            return bool(gate[2])
+
+        def wait_gate(self, gate, go, spin, timeout):
+            end = time.monotonic() + timeout
+            while gate[1] != go:
+                if time.monotonic() > end:
+                    return False
+                time.sleep(0.001)
+            return True
+
+    vec = make(HungServer, num_envs=2, seed=0, timeout=0.3, spin=0.001)
+    assert list(vec._gates) == [1]
+    vec.reset()
+    start = time.monotonic()
+    with pytest.raises(WorkerError, match=r"thread 1 .* did not finish step within 0.3 s"):
+        vec.step(vec.actions)
+    assert time.monotonic() - start < 3
+    with pytest.raises(PufferError, match="closed after an error"):
+        vec.step(vec.actions)

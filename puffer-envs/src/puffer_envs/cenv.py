@@ -264,6 +264,26 @@ class CEnv(PufferEnv):
             raise PufferError(f"{type(self).__name__}.step() called before reset(): reset the env first")
         self.lib.puffer_vec_step(self.envs, self.num_envs)
 
+    # -- step serving: the threads backend's hand-off without the GIL (puffer.h, "step serving") ----
+    def serve(self, gate: np.ndarray, spin: float) -> None:
+        """Step each generation published on `gate` (int64[3]) until none comes for `spin` seconds or
+        a negative one does. Runs in a helper thread, with the GIL released throughout."""
+        self.lib.puffer_vec_serve(self.envs, self.num_envs, self._gate(gate), int(spin * 1e9))
+
+    def open_gate(self, gate: np.ndarray, go: int) -> bool:
+        """Publish generation `go` to the gate's server; False if none is serving (wake one then)."""
+        return bool(self.lib.puffer_gate_open(self._gate(gate), go))
+
+    def wait_gate(self, gate: np.ndarray, go: int, spin: float, timeout: float | None) -> bool:
+        """Wait (GIL released) until generation `go` is stepped; False after `timeout` seconds."""
+        timeout_ns = -1 if timeout is None else int(timeout * 1e9)
+        return bool(self.lib.puffer_gate_wait(self._gate(gate), go, int(spin * 1e9), timeout_ns))
+
+    def _gate(self, gate: np.ndarray):
+        if gate.dtype != np.int64 or gate.shape != (3,) or not gate.flags.c_contiguous:
+            raise TypeError(f"a gate is a contiguous int64 array of 3, got {gate.dtype} {gate.shape}")
+        return self.ffi.cast("int64_t*", gate.ctypes.data)
+
     def pop_log_sums(self) -> np.ndarray:
         out = np.zeros(len(self.log_fields), np.float64)
         if self.envs is not None:

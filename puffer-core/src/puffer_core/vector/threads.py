@@ -12,6 +12,14 @@ side yields its core (os.sched_yield, which also lets the other thread take the 
 its queue for up to `spin` seconds before blocking on it, because a thread that has gone to sleep
 takes tens of microseconds to wake on a VM. As in the multiprocessing backend, that is only done
 while waits are short and every busy thread has a core of its own.
+
+Even so, a thread that wants the GIL while another holds it sleeps until it is released, and on a
+VM that wake-up costs tens of microseconds per step. So when every group is one env object with
+`serve`/`open_gate`/`wait_gate` (the C envs of puffer-envs), sync steps skip Python altogether:
+each thread serves steps in C, spinning on a small "gate" array with the GIL released, and the
+caller publishes a step number there and waits for it in C too (puffer.h, "step serving"). A
+thread idle for longer than `spin` leaves C and blocks on its queue again, where the caller wakes
+it; every other command (reset, log, render, close) travels on the queues as before.
 An exception in a thread becomes a WorkerError with its traceback. A thread stuck in an env's step
 cannot be killed: after the timeout the backend raises and is closed, and that thread is left
 running as a daemon (its envs are not closed, since it may still be using them). Group 0's step in
@@ -27,8 +35,12 @@ import time
 import traceback
 import weakref
 
+import numpy as np
+
 from ..errors import ConfigError
-from .pool import CLOSE, Pool, Spinner, execute
+from .pool import CLOSE, STEP, Pool, Spinner, execute
+
+SERVE = b"g"  # to a thread: serve steps from your gate until idle (see the module docstring)
 
 
 class Threads(Pool):
@@ -53,13 +65,20 @@ class Threads(Pool):
         self._done: queue.SimpleQueue = queue.SimpleQueue()  # (worker, ok, result or traceback)
         self._spinner = Spinner(self.spin, os.sched_yield)
         self._inboxes = {w: queue.SimpleQueue() for w in range(self.num_workers) if w != self._inline}
+        servable = all(len(group) == 1 and hasattr(group[0], "serve") for group in self.groups)
+        self._gates = ({w: np.zeros(3, np.int64) for w in self._inboxes}
+                       if self._inline is not None and self.spin and servable else {})
+        self._generation = 0  # the last step published on the gates
+        self._serving = False  # gates are used once every env has been reset
         self._threads = {w: threading.Thread(target=thread_main, name=f"puffer-vector-thread-{w}", daemon=True,
-                                             args=(w, self.groups[w], w * e, inbox, self._done, self.spin))
+                                             args=(w, self.groups[w], w * e, inbox, self._done, self.spin,
+                                                   self._gates.get(w)))
                          for w, inbox in self._inboxes.items()}
         for thread in self._threads.values():
             thread.start()
         # Threads hold their envs, never self: garbage collection of this object stops them.
-        self._finalizer = weakref.finalize(self, stop_threads, self._inboxes, self._threads, self.groups)
+        self._finalizer = weakref.finalize(self, stop_threads, self._inboxes, self._threads, self.groups,
+                                           self._gates)
 
     def _signal(self, workers, command: bytes, arg=None) -> None:
         inline = False
@@ -67,9 +86,41 @@ class Threads(Pool):
             if w == self._inline:
                 inline = True
             else:
+                if w in self._gates:
+                    self._gates[w][0] = -1  # a serving thread leaves C to read its queue
                 self._inboxes[w].put((command, arg))
         if inline:  # after the others have started
             run_one(0, self.groups[0], 0, command, arg, self._done)
+
+    def _reset(self, seed):
+        super()._reset(seed)
+        self._serving = bool(self._gates)
+
+    def _step(self):
+        if not self._serving:
+            return super()._step()
+        self._generation += 1
+        step = self._generation
+        for w, gate in self._gates.items():
+            self._doing[w] = "step"
+            if not self.groups[w][0].open_gate(gate, step):
+                self._inboxes[w].put((SERVE, None))
+        try:
+            execute(self.groups[0], 0, STEP)
+        except Exception:
+            self._fail(f"{self.where(0)} raised during step:\n{traceback.format_exc()}")
+        deadline = self._deadline()
+        for w, gate in self._gates.items():
+            env = self.groups[w][0]
+            # Waits in C, in slices, so that Ctrl-C is seen between them.
+            while not env.wait_gate(gate, step, self.spin, 0.05):
+                if deadline is not None and time.monotonic() > deadline:
+                    self._fail(self._hung([w]))
+
+    def _hung(self, workers) -> str:
+        return (f"{'; '.join(self.where(w) for w in workers)} did not finish {self._doing[workers[0]]} within "
+                f"{self.timeout} s and looks hung. Raise the backend's timeout if its envs are just slow "
+                "(timeout=None waits forever).")
 
     def _wait_done(self, deadline):
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -78,10 +129,7 @@ class Threads(Pool):
             w, ok, result = self._spinner.wait(lambda: None if done.empty() else done.get_nowait(),
                                                lambda: done.get(timeout=remaining))
         except queue.Empty:
-            hung = sorted(self._running)
-            self._fail(f"{'; '.join(self.where(w) for w in hung)} did not finish {self._doing[hung[0]]} within "
-                       f"{self.timeout} s and looks hung. Raise the backend's timeout if its envs are just slow "
-                       "(timeout=None waits forever).")
+            self._fail(self._hung(sorted(self._running)))
         if not ok:
             self._fail(f"{self.where(w)} raised during {self._doing[w]}:\n{result}")
         return [(w, result)]
@@ -99,17 +147,23 @@ def run_one(w, envs, first_env, command, arg, done: queue.SimpleQueue) -> None:
         done.put((w, False, traceback.format_exc()))
 
 
-def thread_main(w, envs, first_env, inbox: queue.SimpleQueue, done: queue.SimpleQueue, spin: float) -> None:
+def thread_main(w, envs, first_env, inbox: queue.SimpleQueue, done: queue.SimpleQueue, spin: float,
+                gate: np.ndarray | None) -> None:
     spinner = Spinner(spin, os.sched_yield)  # in a loop of steps the next command comes within microseconds
     while True:
         command, arg = spinner.wait(lambda: None if inbox.empty() else inbox.get_nowait(), inbox.get)
         if command == CLOSE:
             return
+        if command == SERVE:
+            envs[0].serve(gate, spin)  # in C until idle for `spin` seconds or stopped
+            continue
         run_one(w, envs, first_env, command, arg, done)
 
 
-def stop_threads(inboxes: dict, threads: dict, groups: list) -> None:
+def stop_threads(inboxes: dict, threads: dict, groups: list, gates: dict) -> None:
     """Stop every thread; close the envs of those that stopped (a hung one may still be using its envs)."""
+    for gate in gates.values():
+        gate[0] = -1  # out of C
     for inbox in inboxes.values():
         inbox.put((CLOSE, None))
     stopped = set()

@@ -27,7 +27,9 @@
  *
  * PUFFER_VEC_LOOPS(Env) at the end of the header defines the generic loops over an array of
  * envs that the Python runtime calls (with the GIL released):
- *     puffer_vec_init, puffer_vec_reset, puffer_vec_step, puffer_vec_close, puffer_vec_log.
+ *     puffer_vec_init, puffer_vec_reset, puffer_vec_step, puffer_vec_close, puffer_vec_log,
+ * and puffer_vec_serve, which with puffer_gate_open/puffer_gate_wait lets the threads backend hand
+ * steps to its threads without the GIL (see "step serving" below).
  */
 #ifndef PUFFER_H
 #define PUFFER_H
@@ -35,6 +37,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- RNG: PCG32 (O'Neill) on a 64-bit state; seeds mixed with SplitMix64 ---------------- */
 
@@ -77,6 +80,53 @@ static inline float puffer_uniform(uint64_t* state, float lo, float hi) {
 static inline float puffer_clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 static inline int puffer_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
+/* ---- step serving ------------------------------------------------------------------------
+ * A thread of the threads backend that waits for its next step in Python must take the GIL to
+ * look, and a thread that waits for the GIL sleeps: on a VM, waking it costs tens of microseconds
+ * per step. Instead the thread serves steps here, with the GIL released: it spins on a gate of
+ * three int64s, gate[0] = go (the generation the caller asks for; negative: stop serving),
+ * gate[1] = done (the last generation stepped), gate[2] = serving (1 while a thread is in
+ * puffer_vec_serve). Every access is a sequentially consistent atomic, so a caller that publishes
+ * `go` and then sees serving == 0 knows the server left without seeing it and must be woken.
+ */
+
+static inline int64_t puffer_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + (int64_t)t.tv_nsec;
+}
+
+static inline void puffer_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Publish generation `go`; returns whether a thread is serving (if not, the caller wakes one). */
+static inline int puffer_gate_open(int64_t* gate, int64_t go) {
+    __atomic_store_n(&gate[0], go, __ATOMIC_SEQ_CST);
+    return (int)__atomic_load_n(&gate[2], __ATOMIC_SEQ_CST);
+}
+
+/* Wait until generation `go` is done: spin for spin_ns, then nap 50 us at a time, for at most
+ * timeout_ns (negative: forever). Returns 1 when done, 0 on timeout. */
+static inline int puffer_gate_wait(int64_t* gate, int64_t go, int64_t spin_ns, int64_t timeout_ns) {
+    const struct timespec nap = {0, 50000};
+    int64_t start = puffer_now_ns();
+    for (unsigned i = 1;; i++) {
+        if (__atomic_load_n(&gate[1], __ATOMIC_SEQ_CST) == go) return 1;
+        if (i % 64) {
+            puffer_cpu_relax();
+            continue;
+        }
+        int64_t waited = puffer_now_ns() - start;
+        if (timeout_ns >= 0 && waited > timeout_ns) return 0;
+        if (waited > spin_ns) nanosleep(&nap, NULL);
+    }
+}
+
 /* ---- the generic vector loops ----------------------------------------------------------- */
 
 #define PUFFER_VEC_LOOPS(Env)                                                                  \
@@ -94,6 +144,32 @@ static inline int puffer_clampi(int x, int lo, int hi) { return x < lo ? lo : (x
     }                                                                                          \
     void puffer_vec_close(Env* envs, int n) {                                                  \
         for (int i = 0; i < n; i++) c_close(&envs[i]);                                         \
+    }                                                                                          \
+    /* Step each generation published on the gate until none comes for spin_ns, or go < 0. */  \
+    void puffer_vec_serve(Env* envs, int n, int64_t* gate, int64_t spin_ns) {                  \
+        __atomic_store_n(&gate[2], 1, __ATOMIC_SEQ_CST);                                       \
+        int64_t idle_since = puffer_now_ns();                                                  \
+        for (unsigned i = 1;; i++) {                                                           \
+            int64_t go = __atomic_load_n(&gate[0], __ATOMIC_SEQ_CST);                          \
+            if (go < 0) break;                                                                 \
+            if (go != __atomic_load_n(&gate[1], __ATOMIC_SEQ_CST)) {                           \
+                puffer_vec_step(envs, n);                                                      \
+                __atomic_store_n(&gate[1], go, __ATOMIC_SEQ_CST);                              \
+                idle_since = puffer_now_ns();                                                  \
+                continue;                                                                      \
+            }                                                                                  \
+            if (i % 64) {                                                                      \
+                puffer_cpu_relax();                                                            \
+                continue;                                                                      \
+            }                                                                                  \
+            if (puffer_now_ns() - idle_since <= spin_ns) continue;                             \
+            /* Leave, unless a generation came in meanwhile (see puffer_gate_open). */          \
+            __atomic_store_n(&gate[2], 0, __ATOMIC_SEQ_CST);                                   \
+            go = __atomic_load_n(&gate[0], __ATOMIC_SEQ_CST);                                  \
+            if (go < 0 || go == __atomic_load_n(&gate[1], __ATOMIC_SEQ_CST)) return;           \
+            __atomic_store_n(&gate[2], 1, __ATOMIC_SEQ_CST);                                   \
+        }                                                                                      \
+        __atomic_store_n(&gate[2], 0, __ATOMIC_SEQ_CST);                                       \
     }                                                                                          \
     /* Sum every env's Log into out[nfields] (doubles) and zero the Logs. */                   \
     void puffer_vec_log(Env* envs, int n, double* out) {                                       \
