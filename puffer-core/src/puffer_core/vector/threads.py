@@ -81,6 +81,9 @@ class Threads(Pool):
                                            self._gates)
 
     def _signal(self, workers, command: bytes, arg=None) -> None:
+        if command == STEP and self._serving:  # sync mode: every group at once
+            self._serve_step()
+            return
         inline = False
         for w in workers:
             if w == self._inline:
@@ -96,19 +99,14 @@ class Threads(Pool):
         super()._reset(seed)
         self._serving = bool(self._gates)
 
-    def _step(self):
-        if not self._serving:
-            return super()._step()
+    def _serve_step(self) -> None:
+        """A sync step of every group (step(), or send() of the whole batch) through the gates."""
         self._generation += 1
         step = self._generation
         for w, gate in self._gates.items():
-            self._doing[w] = "step"
             if not self.groups[w][0].open_gate(gate, step):
                 self._inboxes[w].put((SERVE, None))
-        try:
-            execute(self.groups[0], 0, STEP)
-        except Exception:
-            self._fail(f"{self.where(0)} raised during step:\n{traceback.format_exc()}")
+        run_one(0, self.groups[0], 0, STEP, None, self._done)
         deadline = self._deadline()
         for w, gate in self._gates.items():
             env = self.groups[w][0]
@@ -116,6 +114,7 @@ class Threads(Pool):
             while not env.wait_gate(gate, step, self.spin, 0.05):
                 if deadline is not None and time.monotonic() > deadline:
                     self._fail(self._hung([w]))
+            self._done.put((w, True, None))
 
     def _hung(self, workers) -> str:
         return (f"{'; '.join(self.where(w) for w in workers)} did not finish {self._doing[workers[0]]} within "
