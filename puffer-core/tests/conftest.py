@@ -4,7 +4,12 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+HERE = Path(__file__).resolve().parent
+EXAMPLES = HERE.parents[1] / "examples"
+# Worker processes import test envs by module name (numpy_cartpole, slow_env): appended, so they shadow nothing.
+for _path in (str(EXAMPLES), str(HERE)):
+    if _path not in sys.path:
+        sys.path.append(_path)
 
 
 def load_example(name: str):

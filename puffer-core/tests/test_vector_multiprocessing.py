@@ -20,14 +20,11 @@ from puffer_core import ActionError, ConfigError, PufferError, WorkerError
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[1] / "examples"
-# Spawned workers unpickle env classes by module name: NumpyCartPole from examples/, the test envs below
-# from this file imported under its plain file name (pytest's own module name for it is not importable).
-# Appended, so that they shadow nothing.
-for _path in (str(EXAMPLES), str(HERE)):
-    if _path not in sys.path:
-        sys.path.append(_path)
-
+# Spawned workers unpickle env classes by module name: conftest.py puts examples/ and this folder on
+# sys.path, and the test envs below are imported from this file under its plain file name (pytest's
+# own module name for it is not importable).
 from numpy_cartpole import NumpyCartPole  # noqa: E402
+from slow_env import Slow  # noqa: E402
 
 SHM = Path("/dev/shm")
 
@@ -65,19 +62,6 @@ class Faulty(NumpyCartPole):
 
     def render(self):
         return self.observations.copy()
-
-
-class Slow(NumpyCartPole):
-    """CartPole whose env seeded 1 (mod 4) takes 0.1 s per step, so async batches come back out of order."""
-
-    def _reset(self, seed):
-        self.slow = seed is not None and seed % 4 == 1
-        super()._reset(seed)
-
-    def _step(self):
-        if self.slow:
-            time.sleep(0.1)
-        super()._step()
 
 
 def worker_env(name):
@@ -185,7 +169,7 @@ def test_async_batches_match_serial_per_env():
         env.reset(seed + i)
     rngs = [np.random.default_rng(100 + i) for i in range(4)]
     seen_gathered = False
-    with make(worker_env("Slow"), num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": per_env},
+    with make(Slow, num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": per_env},
               seed=seed) as vec:
         vec.async_reset()
         for _ in range(16):

@@ -264,7 +264,7 @@ def stop_workers(procs: dict, commands: dict, replies: dict, inline_envs: list) 
     for env in inline_envs:
         try:
             env.close()
-        except Exception:
+        except Exception:  # shutting down, maybe after that env failed: the workers must stop regardless
             pass
     inline_envs.clear()
     procs, commands, replies = list(procs.values()), list(commands.values()), list(replies.values())
