@@ -189,11 +189,41 @@ def test_structured_actions_are_one_multidiscrete_unflattened_for_the_env():
     env.reset(seed=0)
     env.step(np.array([[2, 1, -1, 3]]))
     got = env.env.unwrapped.received[-1]
-    assert got["move"] == 3 and isinstance(got["move"], int)
+    assert got["move"] == 3 and isinstance(got["move"], np.integer)
     assert np.array_equal(got["aux"][0], [2, 1]) and got["aux"][1] == -1
     assert got in env.original_action_space
     with pytest.raises(puffer_core.ActionError, match="outside"):
         env.step(np.array([[2, 1, 1, 3]]))  # the third part is Discrete(2, start=-1): -1 or 0
+
+
+class DiscreteEnv(gymnasium.Env):
+    """Checks every action the way Gymnasium's own envs do (action_space.contains) and remembers it."""
+
+    observation_space = spaces.Box(0, 1, (1,), np.float32)
+
+    def __init__(self, dtype):
+        self.action_space = spaces.Discrete(3, start=-1, dtype=dtype)
+        self.received = []
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        assert self.action_space.contains(action), f"{action!r} ({type(action)}) invalid"
+        self.received.append(action)
+        return np.zeros(1, np.float32), 0.0, False, False, {}
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int8])
+def test_discrete_actions_reach_the_env_as_numpy_integers_its_space_contains(dtype):
+    env = GymnasiumPufferEnv(lambda: DiscreteEnv(dtype))
+    env.reset(seed=0)
+    for action in (-1, 0, 1):
+        env.step(np.array([action]))
+    received = env.env.received
+    assert received == [-1, 0, 1]  # not views of the action buffer, which would all read 1 now
+    assert all(isinstance(a, np.integer) and np.can_cast(a.dtype, dtype) for a in received)
 
 
 def test_non_numeric_infos_are_dropped():

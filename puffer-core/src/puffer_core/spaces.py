@@ -59,6 +59,14 @@ def action_bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
+def _discrete_in_range(arr: np.ndarray, space: spaces.Space) -> bool:
+    """The common case in one pass: Discrete(n) from 0, integer actions. Seen as unsigned, negative values
+    wrap to huge ones, so a single max finds anything outside 0..n-1 (the mask path then says which)."""
+    if not (isinstance(space, spaces.Discrete) and space.start == 0 and arr.dtype.kind in "iu" and arr.size):
+        return False
+    return int(np.maximum.reduce(arr.view(f"u{arr.itemsize}"), axis=None)) < int(space.n)
+
+
 def check_actions(actions, space: spaces.Space, num_agents: int) -> np.ndarray:
     """Validate a batch of actions for `num_agents` agents and return it as an array ready to copy.
 
@@ -74,21 +82,22 @@ def check_actions(actions, space: spaces.Space, num_agents: int) -> np.ndarray:
         else:
             raise ActionError(f"actions have shape {arr.shape}; expected {shape} "
                               f"(num_agents={num_agents}, action space {space})")
-    bounds = action_bounds(space)
-    if bounds is not None:
-        if arr.dtype.kind not in "iub":
-            raise ActionError(f"actions have dtype {arr.dtype.name}; {type(space).__name__} actions must be "
-                              "integers (send int32)")
-        low, high = bounds
-        bad = (arr < low) | (arr > high)
-        if bad.any():
-            idx = np.argwhere(bad)[0]
-            raise ActionError(f"action {arr[tuple(idx)]} for agent {idx[0]} is outside {space} "
-                              f"(valid range {low.min()}..{high.max()})")
-    else:
+    if isinstance(space, spaces.Box):
         if arr.dtype.kind != "f":
             raise ActionError(f"actions have dtype {arr.dtype.name}; Box actions must be floats (send float32)")
         if not np.isfinite(arr).all():
             agent = int(np.argwhere(~np.isfinite(arr))[0][0])
             raise ActionError(f"action for agent {agent} is NaN or infinite; Box actions must be finite")
+        return arr
+    if arr.dtype.kind not in "iub":
+        raise ActionError(f"actions have dtype {arr.dtype.name}; {type(space).__name__} actions must be "
+                          "integers (send int32)")
+    if _discrete_in_range(arr, space):
+        return arr
+    low, high = action_bounds(space)
+    bad = (arr < low) | (arr > high)
+    if bad.any():
+        idx = np.argwhere(bad)[0]
+        raise ActionError(f"action {arr[tuple(idx)]} for agent {idx[0]} is outside {space} "
+                          f"(valid range {low.min()}..{high.max()})")
     return arr

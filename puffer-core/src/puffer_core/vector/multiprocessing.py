@@ -129,6 +129,7 @@ class Multiprocessing(Pool):
             self._poller.register(reply_r.fileno(), select.POLLIN)
             self._poller.register(proc.sentinel, select.POLLIN)
         self._fds = {w: conn.fileno() for w, conn in self._commands.items()}
+        self._stepping = dict.fromkeys(self._fds, "step")
         for w in self._procs:
             self._doing[w] = "start"
         self._running.update(self._procs)
@@ -184,11 +185,12 @@ class Multiprocessing(Pool):
                 os.write(fd, STEP)
             except OSError:
                 self._fail(self._death(w))
-        self._running.update(range(self.num_workers))
-        for w in self._running:
-            self._doing[w] = "step"
+        self._running.update(self._fds)
+        self._doing.update(self._stepping)
         if self._inline is not None:
+            self._doing[self._inline] = "step"
             self._run_inline(STEP)
+            self._finish_one_or_more(None)  # returns the inline result at once (or raises its error)
         deadline = self._deadline()
         while self._running:
             self._finish_one_or_more(deadline)

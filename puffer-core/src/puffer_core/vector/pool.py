@@ -33,7 +33,7 @@ def execute(envs, first_env: int, command: bytes, arg=None):
     """Run one command on a worker's envs (in a worker thread or process)."""
     if command == STEP:
         for env in envs:
-            env.step(env.actions)  # actions already sit in the shared buffer: no copy, no check
+            env._step()  # = env.step(env.actions): actions already sit in the shared buffer, no copy or check
         return None
     if command == RESET:
         for i, env in enumerate(envs):

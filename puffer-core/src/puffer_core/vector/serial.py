@@ -37,7 +37,7 @@ class Serial(PufferEnv):
 
     def _step(self):
         for env in self.envs:
-            env.step(env.actions)
+            env._step()  # = env.step(env.actions) without its return tuple: actions already sit in its rows
 
     def pop_log_sums(self) -> np.ndarray:
         return np.sum([env.pop_log_sums() for env in self.envs], axis=0)
