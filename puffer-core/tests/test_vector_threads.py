@@ -184,21 +184,23 @@ def test_a_c_env_gives_serial_trajectories(num_workers):
         assert logs == serial.log() and logs["n"] > 50
 
 
-def test_c_envs_hand_off_steps_through_gates_with_serial_trajectories():
-    """Sync stepping of C envs (one env object per thread) goes through the GIL-free gates of
-    puffer.h: same trajectories as serial across resets, logs and an idle spell (after which the
+@pytest.mark.parametrize("objects_per_thread", [1, 3])
+def test_c_envs_hand_off_steps_through_gates_with_serial_trajectories(objects_per_thread):
+    """Sync stepping of C envs (one or several env objects per thread) goes through the GIL-free gates
+    of puffer.h: same trajectories as serial across resets, logs and an idle spell (after which the
     thread has left C and must be woken through its queue); close leaves no thread behind."""
     pytest.importorskip("puffer_envs_cartpole", reason="the C cartpole plugin is not installed")
     before = set(threading.enumerate())
-    serial = puffer_core.vector.make("cartpole", num_envs=2, env_kwargs={"num_envs": 16}, seed=3)
-    vec = puffer_core.vector.make("cartpole", backend="threads", num_envs=2, num_workers=2,
+    num_envs = 2 * objects_per_thread
+    serial = puffer_core.vector.make("cartpole", num_envs=num_envs, env_kwargs={"num_envs": 16}, seed=3)
+    vec = puffer_core.vector.make("cartpole", backend="threads", num_envs=num_envs, num_workers=2,
                                   env_kwargs={"num_envs": 16}, seed=3, spin=0.0005)
     assert list(vec._gates) == [1]
     rng = np.random.default_rng(0)
     for seed in (None, 7):
         np.testing.assert_array_equal(vec.reset(seed)[0], serial.reset(seed)[0])
         for t in range(200):
-            actions = rng.integers(0, 2, 32)
+            actions = rng.integers(0, 2, 16 * num_envs)
             assert_same_step(vec.step(actions), serial.step(actions))
             if t == 50:
                 time.sleep(0.01)  # idle: the thread leaves C for its queue
@@ -213,7 +215,7 @@ def test_a_gated_thread_that_hangs_times_out(envs):
     class HungServer(envs.GilFree):
         """A servable env (puffer.h's gate protocol, in Python) whose thread never finishes a step."""
 
-        def serve(self, gate, spin):
+        def serve(self, gate, spin, others=()):
             gate[2] = 1
             while gate[0] >= 0:
                 time.sleep(0.001)  # "stepping" forever: gate[1] is never marked done

@@ -22,7 +22,7 @@ void puffer_vec_reset({S}* envs, int n, uint64_t seed, uint64_t first_index);
 void puffer_vec_step({S}* envs, int n);
 void puffer_vec_close({S}* envs, int n);
 void puffer_vec_log({S}* envs, int n, double* out);
-void puffer_vec_serve({S}* envs, int n, int64_t* gate, int64_t spin_ns);
+void puffer_vec_serve({S}** groups, const int* sizes, int count, int64_t* gate, int64_t spin_ns);
 int puffer_gate_open(int64_t* gate, int64_t go);
 int puffer_gate_wait(int64_t* gate, int64_t go, int64_t spin_ns, int64_t timeout_ns);
 """

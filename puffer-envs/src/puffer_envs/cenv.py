@@ -21,6 +21,7 @@ import difflib
 import math
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -265,10 +266,19 @@ class CEnv(PufferEnv):
         self.lib.puffer_vec_step(self.envs, self.num_envs)
 
     # -- step serving: the threads backend's hand-off without the GIL (puffer.h, "step serving") ----
-    def serve(self, gate: np.ndarray, spin: float) -> None:
-        """Step each generation published on `gate` (int64[3]) until none comes for `spin` seconds or
-        a negative one does. Runs in a helper thread, with the GIL released throughout."""
-        self.lib.puffer_vec_serve(self.envs, self.num_envs, self._gate(gate), int(spin * 1e9))
+    def serve(self, gate: np.ndarray, spin: float, others: Sequence[CEnv] = ()) -> None:
+        """Step this env, then each of `others` (envs of this class, as a thread's group), for each
+        generation published on `gate` (int64[3]) until none comes for `spin` seconds or a negative
+        one does. Runs in a helper thread, with the GIL released throughout."""
+        group = [self, *others]
+        for env in group:
+            if type(env) is not type(self):
+                raise TypeError(f"{type(self).__name__}.serve steps envs of its own class, not {type(env).__name__}")
+            env._live()
+        # The cdata pointers keep every env's array alive while C steps them.
+        envs = self.ffi.new(f"{self.struct}*[]", [env.envs for env in group])
+        sizes = self.ffi.new("int[]", [env.num_envs for env in group])
+        self.lib.puffer_vec_serve(envs, sizes, len(group), self._gate(gate), int(spin * 1e9))
 
     def open_gate(self, gate: np.ndarray, go: int) -> bool:
         """Publish generation `go` to the gate's server; False if none is serving (wake one then)."""

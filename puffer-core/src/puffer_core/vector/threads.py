@@ -14,10 +14,11 @@ takes tens of microseconds to wake on a VM. As in the multiprocessing backend, t
 while waits are short and every busy thread has a core of its own.
 
 Even so, a thread that wants the GIL while another holds it sleeps until it is released, and on a
-VM that wake-up costs tens of microseconds per step. So when every group is one env object with
-`serve`/`open_gate`/`wait_gate` (the C envs of puffer-envs), sync steps skip Python altogether:
-each thread serves steps in C, spinning on a small "gate" array with the GIL released, and the
-caller publishes a step number there and waits for it in C too (puffer.h, "step serving"). A
+VM that wake-up costs tens of microseconds per step. So when every env has `serve`/`open_gate`/
+`wait_gate` (the C envs of puffer-envs; one class per group), sync steps skip Python altogether:
+each thread serves steps of its whole group in C, spinning on a small "gate" array with the GIL
+released, and the caller publishes a step number there and waits for it in C too (puffer.h, "step
+serving"). A
 thread idle for longer than `spin` leaves C and blocks on its queue again, where the caller wakes
 it; every other command (reset, log, render, close) travels on the queues as before.
 An exception in a thread becomes a WorkerError with its traceback. A thread stuck in an env's step
@@ -65,7 +66,8 @@ class Threads(Pool):
         self._done: queue.SimpleQueue = queue.SimpleQueue()  # (worker, ok, result or traceback)
         self._spinner = Spinner(self.spin, os.sched_yield)
         self._inboxes = {w: queue.SimpleQueue() for w in range(self.num_workers) if w != self._inline}
-        servable = all(len(group) == 1 and hasattr(group[0], "serve") for group in self.groups)
+        servable = all(hasattr(env, "serve") and type(env) is type(group[0])
+                       for group in self.groups for env in group)
         self._gates = ({w: np.zeros(3, np.int64) for w in self._inboxes}
                        if self._inline is not None and self.spin and servable else {})
         self._generation = 0  # the last step published on the gates
@@ -154,7 +156,7 @@ def thread_main(w, envs, first_env, inbox: queue.SimpleQueue, done: queue.Simple
         if command == CLOSE:
             return
         if command == SERVE:
-            envs[0].serve(gate, spin)  # in C until idle for `spin` seconds or stopped
+            envs[0].serve(gate, spin, envs[1:])  # in C until idle for `spin` seconds or stopped
             continue
         run_one(w, envs, first_env, command, arg, done)
 

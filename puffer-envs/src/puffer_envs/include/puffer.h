@@ -145,15 +145,17 @@ static inline int puffer_gate_wait(int64_t* gate, int64_t go, int64_t spin_ns, i
     void puffer_vec_close(Env* envs, int n) {                                                  \
         for (int i = 0; i < n; i++) c_close(&envs[i]);                                         \
     }                                                                                          \
-    /* Step each generation published on the gate until none comes for spin_ns, or go < 0. */  \
-    void puffer_vec_serve(Env* envs, int n, int64_t* gate, int64_t spin_ns) {                  \
+    /* Step each generation published on the gate, group by group (groups[g] holds sizes[g]   \
+     * envs), until none comes for spin_ns, or go < 0. */                                      \
+    void puffer_vec_serve(Env** groups, const int* sizes, int count, int64_t* gate,            \
+                          int64_t spin_ns) {                                                   \
         __atomic_store_n(&gate[2], 1, __ATOMIC_SEQ_CST);                                       \
         int64_t idle_since = puffer_now_ns();                                                  \
         for (unsigned i = 1;; i++) {                                                           \
             int64_t go = __atomic_load_n(&gate[0], __ATOMIC_SEQ_CST);                          \
             if (go < 0) break;                                                                 \
             if (go != __atomic_load_n(&gate[1], __ATOMIC_SEQ_CST)) {                           \
-                puffer_vec_step(envs, n);                                                      \
+                for (int g = 0; g < count; g++) puffer_vec_step(groups[g], sizes[g]);          \
                 __atomic_store_n(&gate[1], go, __ATOMIC_SEQ_CST);                              \
                 idle_since = puffer_now_ns();                                                  \
                 continue;                                                                      \
