@@ -24,6 +24,7 @@ EXAMPLES = HERE.parents[1] / "examples"
 # sys.path, and the test envs below are imported from this file under its plain file name (pytest's
 # own module name for it is not importable).
 from numpy_cartpole import NumpyCartPole  # noqa: E402
+from same_as_serial import assert_c_cartpole_matches_serial, assert_same_step  # noqa: E402
 from slow_env import Slow  # noqa: E402
 
 SHM = Path("/dev/shm")
@@ -121,11 +122,6 @@ def no_leftovers():
     assert not shm_entries() - before_shm, "shared memory left in /dev/shm"
 
 
-def assert_same_step(a, b):
-    for x, y in zip(a[:4], b[:4]):
-        np.testing.assert_array_equal(x, y)
-
-
 @pytest.mark.parametrize("num_workers,spin", [(1, None), (2, None), (2, 0), (4, 0.001)])
 def test_trajectories_equal_serial(num_workers, spin, start_method="spawn"):
     serial = puffer_core.vector.make(NumpyCartPole, num_envs=4, env_kwargs={"num_envs": 3}, seed=11)
@@ -147,17 +143,7 @@ def test_trajectories_equal_serial(num_workers, spin, start_method="spawn"):
 
 
 def test_a_c_env_in_worker_processes_gives_serial_trajectories():
-    pytest.importorskip("puffer_envs_cartpole", reason="the C cartpole plugin is not installed")
-    serial = puffer_core.vector.make("cartpole", num_envs=4, env_kwargs={"num_envs": 16}, seed=3)
-    with puffer_core.vector.make("cartpole", backend="multiprocessing", num_envs=4, num_workers=2,
-                                 env_kwargs={"num_envs": 16}, seed=3) as vec:
-        np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
-        rng = np.random.default_rng(0)
-        for _ in range(300):
-            actions = rng.integers(0, 2, 64)
-            assert_same_step(vec.step(actions), serial.step(actions))
-        logs = vec.log()
-        assert logs == serial.log() and logs["n"] > 50
+    assert_c_cartpole_matches_serial("multiprocessing", num_workers=2)
 
 
 def test_async_batches_match_serial_per_env():

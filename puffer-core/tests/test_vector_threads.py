@@ -10,6 +10,7 @@ import numpy as np
 import puffer_core
 import pytest
 from puffer_core import ActionError, ConfigError, PufferError, WorkerError
+from same_as_serial import assert_c_cartpole_matches_serial, assert_same_step
 
 
 @pytest.fixture
@@ -48,11 +49,6 @@ def envs(numpy_cartpole):
 def make(creator, num_envs=4, num_workers=2, env_kwargs=None, **kw):
     return puffer_core.vector.make(creator, backend="threads", num_envs=num_envs, num_workers=num_workers,
                                    env_kwargs={"num_envs": 3, **(env_kwargs or {})}, **kw)
-
-
-def assert_same_step(a, b):
-    for x, y in zip(a[:4], b[:4]):
-        np.testing.assert_array_equal(x, y)
 
 
 def test_envs_that_hold_the_gil_are_refused(envs):
@@ -170,18 +166,7 @@ def test_close_and_garbage_collection_stop_the_threads(envs):
 @pytest.mark.parametrize("num_workers", [2, 4])
 def test_a_c_env_gives_serial_trajectories(num_workers):
     """The real thing threads are for: a compiled C env whose step releases the GIL."""
-    pytest.importorskip("puffer_envs_cartpole", reason="the C cartpole plugin is not installed")
-    serial = puffer_core.vector.make("cartpole", num_envs=4, env_kwargs={"num_envs": 16}, seed=3)
-    with puffer_core.vector.make("cartpole", backend="threads", num_envs=4, num_workers=num_workers,
-                                 env_kwargs={"num_envs": 16}, seed=3) as vec:
-        assert vec.env_releases_gil
-        np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
-        rng = np.random.default_rng(0)
-        for _ in range(300):
-            actions = rng.integers(0, 2, 64)
-            assert_same_step(vec.step(actions), serial.step(actions))
-        logs = vec.log()
-        assert logs == serial.log() and logs["n"] > 50
+    assert_c_cartpole_matches_serial("threads", num_workers)
 
 
 @pytest.mark.parametrize("objects_per_thread", [1, 3])
