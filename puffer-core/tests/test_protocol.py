@@ -40,6 +40,9 @@ def test_given_buffers_are_checked(numpy_cartpole):
     (np.zeros(5, np.int32), "shape"),
     (np.array([0, 1, 2, 0], np.int32), "outside"),
     (np.array([0, -1, 0, 0]), "outside"),
+    (np.array([0, 0, 0, -128], np.int8), "outside"),  # negatives of every width, not only int64
+    (np.array([0, 2**40, 0, 0], np.int64), "outside"),
+    (np.array([0, 2**64 - 1, 0, 0], np.uint64), "outside"),
 ])
 def test_bad_actions_are_clear_errors(numpy_cartpole, actions, message):
     env = numpy_cartpole.NumpyCartPole(num_envs=4)
