@@ -49,9 +49,11 @@ CHECK = ("import pufferlib.ocean.cartpole.binding, pufferlib.ocean.cartpole.cart
          "pufferlib.ocean.pong.binding, pufferlib.ocean.pong.pong")
 
 PUFFERLIB_WORKER = """
-import sys, time, warnings
+import sys, warnings
 warnings.filterwarnings("ignore")
+sys.path.insert(0, sys.argv[3])  # bench/: harness.py needs only the standard library
 import numpy as np
+from harness import rate
 from pufferlib.ocean.cartpole import binding as cartpole_binding
 from pufferlib.ocean.cartpole.cartpole import Cartpole
 from pufferlib.ocean.pong import binding as pong_binding
@@ -89,18 +91,7 @@ for key, env, binding, acts in [("cartpole", Cartpole(num_envs=n), cartpole_bind
 print("ready", flush=True)
 for line in sys.stdin:
     seconds, name = line.split(maxsplit=1)
-    seconds, step = float(seconds), steps[name.strip()]
-    for _ in range(3):
-        step()
-    calls, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        step()
-        calls += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            break
-    print(calls * n / (now - start), flush=True)
+    print(rate(steps[name.strip()], n, float(seconds)), flush=True)
 for env in envs:
     env.close()
 """
@@ -160,7 +151,8 @@ class PufferLib:
     def __init__(self, python: str, agents: int):
         self.dir = tempfile.TemporaryDirectory(prefix="bench-pufferlib-")
         self.stderr = open(Path(self.dir.name) / "stderr", "w+")  # a file: a full pipe would block the worker
-        self.proc = subprocess.Popen([python, "-c", PUFFERLIB_WORKER, str(agents), str(TABLE_ROWS)],
+        self.proc = subprocess.Popen([python, "-c", PUFFERLIB_WORKER, str(agents), str(TABLE_ROWS),
+                                      str(Path(__file__).parent)],
                                      cwd=self.dir.name, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True)
         if self.proc.stdout.readline().strip() != "ready":
