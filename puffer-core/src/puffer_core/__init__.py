@@ -6,11 +6,20 @@ Importing it never imports torch or cffi.
 from . import vector
 from .buffers import Buffers
 from .env import PufferEnv
-from .errors import ActionError, ConfigError, EnvNotFoundError, PluginError, PufferError, SpaceError, WorkerError
+from .errors import (
+                     ActionError,
+                     ConfigError,
+                     EnvNotFoundError,
+                     PluginError,
+                     PufferError,
+                     SpaceError,
+                     StateError,
+                     WorkerError,
+)
 from .registry import EnvSpec, get_spec, hookimpl, list_envs, make, register
 
 __version__ = "0.1.0"
 
 __all__ = ["ActionError", "Buffers", "ConfigError", "EnvNotFoundError", "EnvSpec", "PluginError", "PufferEnv",
-           "PufferError", "SpaceError", "WorkerError", "get_spec", "hookimpl", "list_envs", "make", "register",
-           "vector"]
+           "PufferError", "SpaceError", "StateError", "WorkerError", "get_spec", "hookimpl", "list_envs", "make",
+           "register", "vector"]

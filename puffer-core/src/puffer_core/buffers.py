@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
 from gymnasium import spaces
 
 from . import spaces as sp
+from . import validate
 from .errors import SpaceError
 
 BUFFER_NAMES = ("observations", "actions", "rewards", "terminals", "truncations", "masks")
@@ -51,7 +53,7 @@ def layout(observation_space: spaces.Space, action_space: spaces.Space, num_agen
 def nbytes(observation_space, action_space, num_agents: int) -> int:
     """Bytes needed to hold all six buffers, each aligned to 64 bytes (one cache line)."""
     specs = layout(observation_space, action_space, num_agents)
-    return sum(_aligned(int(np.prod(shape)) * dtype.itemsize) for _, shape, dtype in specs)
+    return sum(_aligned(math.prod(shape) * dtype.itemsize) for _, shape, dtype in specs)
 
 
 def _aligned(n: int) -> int:
@@ -64,7 +66,9 @@ def allocate(observation_space, action_space, num_agents: int, memory=None, zero
     `zero=False` only maps the layout onto `memory` (a worker process attaching to buffers already set up)."""
     specs = layout(observation_space, action_space, num_agents)
     if memory is None:
-        memory = np.zeros(nbytes(observation_space, action_space, num_agents) + 64, np.uint8)
+        size = nbytes(observation_space, action_space, num_agents) + 64
+        validate.memory(size, f"the buffers of {num_agents:,} agents")  # before numpy tries (or overcommits)
+        memory = np.zeros(size, np.uint8)
     raw = np.frombuffer(memory, np.uint8)
     offset = (-raw.ctypes.data) % 64
     arrays = {}

@@ -39,8 +39,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from . import validate
 from .env import PufferEnv
-from .errors import ConfigError, SpaceError
+from .errors import ConfigError, SpaceError, StateError
 from .logs import LogAccumulator
 
 # Integer buffer dtypes from narrowest to widest (puffer_core.spaces.OBS_DTYPES).
@@ -219,6 +220,17 @@ def numeric_info(info: dict) -> dict:
     return out
 
 
+NOT_RESET, CLOSED = "step() was called before reset(): call reset() first", "it was closed: make a new one"
+
+
+def _unusable(env, why: str) -> StateError:
+    """The error for using an emulated env in the wrong state (before reset, after close), checked here so the
+    wrapped env's own errors (gymnasium's ResetNeeded, or none at all after close) never reach the user."""
+    spec = getattr(env.env, "spec", None)
+    name = getattr(spec, "id", None) or type(env.env).__name__
+    return StateError(f"{type(env).__name__} of {name}: {why}")
+
+
 def _make(env_creator, kind: str, check: Callable[[object], bool]):
     env = env_creator if check(env_creator) else None
     if env is None:
@@ -256,9 +268,13 @@ class GymnasiumPufferEnv(PufferEnv):
         self._return, self._length = 0.0, 0
         # Finished episodes summed in Python floats, moved into the LogAccumulator when the log is read.
         self._episodes, self._sum_return, self._sum_length = 0, 0.0, 0
+        self._not_ready: str | None = NOT_RESET  # why step() cannot run now (None: it can)
 
     def _reset(self, seed):
+        if self._not_ready is CLOSED:
+            raise _unusable(self, CLOSED)
         obs, info = self.env.reset(seed=seed)
+        self._not_ready = None
         self._write(obs)
         self.rewards[0] = 0
         self.terminals[0] = 0
@@ -268,6 +284,8 @@ class GymnasiumPufferEnv(PufferEnv):
         self._return, self._length = 0.0, 0
 
     def _step(self):
+        if self._not_ready:
+            raise _unusable(self, self._not_ready)
         obs, reward, terminated, truncated, info = self._env_step(self._action())
         self.rewards[0] = reward
         self.terminals[0] = terminated
@@ -294,6 +312,7 @@ class GymnasiumPufferEnv(PufferEnv):
         return self.env.render()
 
     def close(self) -> None:
+        self._not_ready = CLOSED
         self.env.close()
 
 
@@ -355,6 +374,7 @@ class PettingZooPufferEnv(PufferEnv):
         self.stats = LogAccumulator(self.log_fields)
         self._returns = np.zeros(self.num_agents)
         self._lengths = np.zeros(self.num_agents, np.int64)
+        self._not_ready: str | None = NOT_RESET  # why step() cannot run now (None: it can)
 
     def _write_new_episode(self, obs) -> None:
         for i, agent in enumerate(self.possible_agents):
@@ -367,7 +387,10 @@ class PettingZooPufferEnv(PufferEnv):
         self._lengths[:] = 0
 
     def _reset(self, seed):
+        if self._not_ready is CLOSED:
+            raise _unusable(self, CLOSED)
         obs, infos = self.env.reset(seed=seed)
+        self._not_ready = None
         self.rewards[:] = 0
         self.terminals[:] = 0
         self.truncations[:] = 0
@@ -376,6 +399,8 @@ class PettingZooPufferEnv(PufferEnv):
         self.infos = {}
 
     def _step(self):
+        if self._not_ready:
+            raise _unusable(self, self._not_ready)
         try:
             actions = {agent: self._actions[self._index[agent]]() for agent in self.env.agents}
         except KeyError as e:
@@ -416,6 +441,7 @@ class PettingZooPufferEnv(PufferEnv):
         return self.env.render()
 
     def close(self) -> None:
+        self._not_ready = CLOSED
         self.env.close()
 
 
@@ -447,12 +473,13 @@ class VectorEnvAdapter(gymnasium.vector.VectorEnv):
                          "render_modes": [env.render_mode] if env.render_mode else []}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        if seed is not None and not isinstance(seed, (int, np.integer)):
+        if isinstance(seed, (list, tuple, np.ndarray)):
             raise ConfigError(f"reset(seed=...) takes one int (agent row i is seeded with seed + i), got {seed!r}")
+        seed = validate.seed(seed, count=getattr(self.env, "seeds_per_reset", 1))  # the rule of every Puffer env
         if options:
             raise ConfigError(f"Puffer envs take no reset options, got {options!r}")
         super().reset(seed=seed)
-        obs, infos = self.env.reset(seed=None if seed is None else int(seed))
+        obs, infos = self.env.reset(seed=seed)
         return (obs.copy() if self.copy else obs), dict(infos)
 
     def step(self, actions):

@@ -6,7 +6,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import buffers as buf
-from . import logs
+from . import logs, validate
 from .spaces import check_actions
 
 
@@ -27,6 +27,9 @@ class PufferEnv:
     # True when _step runs without holding the GIL (C loops): the threads backend requires it.
     releases_gil: bool = False
     render_mode: str | None = None
+    # reset(seed=s) seeds s .. s + seeds_per_reset - 1 (vector backends: one per env object), all in the
+    # range of puffer_core.validate.seed.
+    seeds_per_reset: int = 1
 
     def __init__(self, buffers: buf.Buffers | None = None):
         obs_space, act_space = self.single_observation_space, self.single_action_space
@@ -46,7 +49,8 @@ class PufferEnv:
 
     # -- the protocol -------------------------------------------------------------------------
     def reset(self, seed: int | None = None):
-        self._reset(seed)
+        """`seed`: None or an int in 0..2**63-1 (numpy ints too); anything else is a ConfigError."""
+        self._reset(validate.seed(seed, count=self.seeds_per_reset))
         return self.observations, self.infos
 
     def step(self, actions):

@@ -30,3 +30,7 @@ class ConfigError(PufferError, ValueError):
 
 class WorkerError(PufferError, RuntimeError):
     """A vector worker died, hung or raised; the message names the worker and the cause."""
+
+
+class StateError(PufferError, RuntimeError):
+    """An env used in the wrong state: stepped before reset(), after close(), or after an interrupted call."""

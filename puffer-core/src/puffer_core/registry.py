@@ -30,7 +30,7 @@ from typing import Any
 
 import pluggy
 
-from .errors import EnvNotFoundError, PluginError
+from .errors import ConfigError, EnvNotFoundError, PluginError
 
 PROJECT = "puffer"
 ENTRY_POINT_GROUP = "puffer"
@@ -174,6 +174,9 @@ def register(spec: EnvSpec) -> EnvSpec:
 
 
 def get_spec(name: str) -> EnvSpec:
+    if not isinstance(name, str):
+        raise ConfigError(f"an env name is a string such as 'cartpole' or 'gym:CartPole-v1', got {name!r} "
+                          f"({type(name).__name__}); puffer_core.list_envs() shows the installed ones")
     if name.startswith("gym:"):
         return _gym_spec(name)
     return registry().get(name)

@@ -8,6 +8,7 @@ from gymnasium import spaces
 from .errors import ActionError, SpaceError
 
 OBS_DTYPES = (np.uint8, np.int8, np.int16, np.int32, np.float32)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def observation_dtype(space: spaces.Space) -> np.dtype:
@@ -85,9 +86,14 @@ def check_actions(actions, space: spaces.Space, num_agents: int) -> np.ndarray:
     if isinstance(space, spaces.Box):
         if arr.dtype.kind != "f":
             raise ActionError(f"actions have dtype {arr.dtype.name}; Box actions must be floats (send float32)")
-        if not np.isfinite(arr).all():
-            agent = int(np.argwhere(~np.isfinite(arr))[0][0])
-            raise ActionError(f"action for agent {agent} is NaN or infinite; Box actions must be finite")
+        # The buffer is float32: a wider float must also fit float32, or the cast would turn it into inf.
+        ok = np.isfinite(arr) if arr.itemsize <= 4 else np.abs(arr) <= FLOAT32_MAX
+        if not ok.all():
+            idx = tuple(np.argwhere(~ok)[0])
+            value = arr[idx]
+            what = "NaN or infinite" if not np.isfinite(value) else f"{value:g}, beyond float32's range (|x| <= 3.4e38)"
+            raise ActionError(f"action for agent {idx[0]}{_component(idx)} is {what}; Box actions are float32 "
+                              "in the buffer and must be finite")
         return arr
     if arr.dtype.kind not in "iub":
         raise ActionError(f"actions have dtype {arr.dtype.name}; {type(space).__name__} actions must be "
@@ -97,7 +103,17 @@ def check_actions(actions, space: spaces.Space, num_agents: int) -> np.ndarray:
     low, high = action_bounds(space)
     bad = (arr < low) | (arr > high)
     if bad.any():
-        idx = np.argwhere(bad)[0]
-        raise ActionError(f"action {arr[tuple(idx)]} for agent {idx[0]} is outside {space} "
-                          f"(valid range {low.min()}..{high.max()})")
+        idx = tuple(np.argwhere(bad)[0])
+        part = idx[1:]  # which component of a MultiDiscrete/MultiBinary action: report its own range
+        lo, hi = np.broadcast_to(low, arr.shape[1:])[part], np.broadcast_to(high, arr.shape[1:])[part]
+        raise ActionError(f"action {arr[idx]} for agent {idx[0]}{_component(idx)} is outside {space} "
+                          f"(valid range {lo}..{hi})")
     return arr
+
+
+def _component(idx: tuple) -> str:
+    """' (component 2)' for the action index (agent, 2), '' for a scalar action (agent,)."""
+    part = idx[1:]
+    if not part:
+        return ""
+    return f" (component {int(part[0]) if len(part) == 1 else list(map(int, part))})"

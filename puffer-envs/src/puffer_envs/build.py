@@ -160,7 +160,7 @@ def compile_header(header: Path, struct: str, sanitize: bool, target: Path) -> N
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():  # another process built it while we waited
             return
-        declarations = cdef.generate(header.read_text(), struct, header.parent)
+        declarations = cdef.generate(cdef.read_header(header), struct, header.parent)
         ffi = cffi.FFI()
         try:
             ffi.cdef(declarations)

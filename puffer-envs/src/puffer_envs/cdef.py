@@ -43,6 +43,23 @@ class HeaderError(PufferError, TypeError):
     """An env header that breaks the C env convention (puffer.h) or that cffi cannot declare."""
 
 
+def read_header(path: Path) -> str:
+    """A header's text as gcc reads it: UTF-8, where other bytes (a Latin-1 `é` in a comment, say) do not stop
+    it. They are kept as lone surrogates (errors="surrogateescape"), so comments and string literals may hold
+    any bytes; `generate` refuses them anywhere else, as gcc would."""
+    return Path(path).read_bytes().decode("utf-8", errors="surrogateescape")
+
+
+def _check_bytes(code: str) -> None:
+    """Non-UTF-8 bytes left in the code once comments and literals are blanked: a HeaderError quoting the line."""
+    for line in code.splitlines():
+        bad = [c for c in line if "\udc80" <= c <= "\udcff"]
+        if bad:
+            shown = line.encode("utf-8", "surrogateescape").decode("latin-1").strip()
+            raise HeaderError(f"the header has a byte that is not UTF-8 (0x{ord(bad[0]) - 0xDC00:02x}) outside a "
+                              f"comment or string literal, in `{shown}`: save the header as UTF-8")
+
+
 def strip_comments(text: str) -> str:
     """Comments out (newlines kept, so line numbers survive), string and char literals blanked."""
     def repl(m):
@@ -155,7 +172,7 @@ def inline_includes(text: str, directory: Path | None, seen: set | None = None) 
         if m.group(1) == "puffer.h" or not path.is_file() or path in seen:
             return ""
         seen.add(path)
-        return inline_includes(path.read_text(), path.parent, seen)
+        return inline_includes(read_header(path), path.parent, seen)
 
     return _LOCAL_INCLUDE.sub(repl, text)
 
@@ -164,6 +181,7 @@ def generate(header_text: str, struct: str, directory: Path | None = None) -> st
     """The cffi cdef for `struct` declared in `header_text`; with `directory`, the plugin's own headers
     that it includes (`#include "types.h"`) are read too."""
     text = strip_comments(inline_includes(header_text, directory))
+    _check_bytes(text)
     defines = _defines(text)
     code = _DIRECTIVE.sub("", text)
     blocks = [decl for _, decl in _top_level_blocks(code)]

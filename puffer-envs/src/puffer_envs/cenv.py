@@ -28,13 +28,14 @@ import numpy as np
 from gymnasium import spaces
 from puffer_core import logs
 from puffer_core.env import PufferEnv
-from puffer_core.errors import ConfigError, PufferError, SpaceError
+from puffer_core.errors import ConfigError, PufferError, SpaceError, StateError
 
 from . import build
 from .cdef import HeaderError
 
 RESERVED_KWARGS = {"num_envs": 1, "render_mode": None, "buffers": None}
 RENDER_MODES = (None, "human", "rgb_array")
+C_INT_MAX = 2**31 - 1
 # Struct members the SDK points at buffer rows: (buffer, required).
 BUFFER_MEMBERS = (("observations", True), ("actions", True), ("rewards", True), ("terminals", True),
                   ("truncations", True), ("masks", False))
@@ -103,8 +104,9 @@ class CEnv(PufferEnv):
 
     # -- construction -------------------------------------------------------------------------
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, buffers=None, **kwargs):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or not 1 <= num_envs <= C_INT_MAX:
+            raise ConfigError(f"num_envs must be a positive integer of at most {C_INT_MAX} (the vector loops count "
+                              f"envs in a C int), got {num_envs!r}")
         if render_mode not in RENDER_MODES:
             raise ConfigError(f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}")
         library = self.build()
@@ -250,6 +252,8 @@ class CEnv(PufferEnv):
 
     # -- the protocol ---------------------------------------------------------------------------
     def _reset(self, seed: int | None) -> None:
+        # `seed` passed puffer_core.validate.seed in PufferEnv.reset: None or an int in 0..2**63-1, which C's
+        # uint64 seed holds as is (nothing wraps).
         self._live()
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little")
@@ -262,7 +266,7 @@ class CEnv(PufferEnv):
     def _step(self) -> None:
         if not self._reset_done:
             self._live()
-            raise PufferError(f"{type(self).__name__}.step() called before reset(): reset the env first")
+            raise StateError(f"{type(self).__name__}.step() called before reset(): reset the env first")
         self.lib.puffer_vec_step(self.envs, self.num_envs)
 
     # -- step serving: the threads backend's hand-off without the GIL (puffer.h, "step serving") ----
@@ -324,7 +328,7 @@ class CEnv(PufferEnv):
 
     def _live(self) -> None:
         if self._finalizer is None or self._finalizer.closed:
-            raise PufferError(f"{type(self).__name__} is closed")
+            raise StateError(f"{type(self).__name__} is closed: make a new one")
 
     def __del__(self):
         finalizer = getattr(self, "_finalizer", None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
+from .. import validate
 from ..errors import ConfigError
 from ..registry import EnvSpec, get_spec
 
@@ -28,7 +29,7 @@ def resolve(env, env_kwargs: dict | None) -> tuple[Callable, dict]:
         return env.factory(), {**env.default_kwargs, **kwargs}
     if callable(env):
         return env, kwargs
-    raise TypeError(f"env must be a registered name, an EnvSpec or a callable returning a PufferEnv; got {env!r}")
+    raise ConfigError(f"env must be a registered name, an EnvSpec or a callable returning a PufferEnv; got {env!r}")
 
 
 def make(env, backend: str = "serial", num_envs: int = 1, num_workers: int | None = None,
@@ -41,8 +42,12 @@ def make(env, backend: str = "serial", num_envs: int = 1, num_workers: int | Non
         close = difflib.get_close_matches(str(backend), BACKENDS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"unknown vector backend {backend!r}; choose one of {', '.join(BACKENDS)}.{hint}")
-    if not isinstance(num_envs, int) or num_envs < 1:
-        raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
+    num_envs = validate.count(num_envs, "num_envs")
+    if num_workers is not None:
+        num_workers = validate.count(num_workers, "num_workers")
+    if batch_size is not None:
+        batch_size = validate.count(batch_size, "batch_size")
+    seed = validate.seed(seed, count=num_envs)
     creator, kwargs = resolve(env, env_kwargs)
     if backend == "serial":
         from .serial import Serial

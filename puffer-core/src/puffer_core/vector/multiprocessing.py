@@ -45,6 +45,7 @@ import traceback
 import weakref
 
 from .. import buffers as buf
+from .. import validate
 from ..errors import ConfigError
 from .pool import CLOSE, STEP, Pool, Spinner, execute
 
@@ -90,8 +91,22 @@ class Multiprocessing(Pool):
             self.close()
             raise
 
+    def _check_worker_limit(self, num_workers: int) -> None:
+        # This process holds 3 descriptors per worker process (its two pipe ends and its sentinel).
+        try:
+            import resource
+
+            limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        except (ImportError, OSError, ValueError):
+            return
+        if limit != resource.RLIM_INFINITY and 3 * num_workers + 64 > limit:
+            raise ConfigError(f"num_workers={num_workers} worker processes need about {3 * num_workers + 64} open "
+                              f"files, over this process's limit of {limit} (ulimit -n): use fewer workers "
+                              "(each steps a group of envs) or raise the limit")
+
     def _allocate(self) -> buf.Buffers:
         size = buf.nbytes(self.single_observation_space, self.single_action_space, self.num_agents) + 64
+        validate.shared_memory(size, f"the buffers of {self.num_agents:,} agents")
         self._memory = self._ctx.RawArray(ctypes.c_uint8, size)
         return buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents, self._memory)
 

@@ -19,8 +19,9 @@ import time
 import numpy as np
 
 from .. import buffers as buf
+from .. import validate
 from ..env import PufferEnv
-from ..errors import ConfigError, PufferError, WorkerError
+from ..errors import ConfigError, PufferError, StateError, WorkerError
 from ..spaces import check_actions
 from .serial import probe
 
@@ -93,22 +94,32 @@ class Pool(PufferEnv):
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None, batch_size: int | None,
                  seed: int | None, timeout: float | None, spin: float | None):
+        # Sizes first, each O(1): nothing is built or started for a request that cannot work.
+        num_envs = validate.count(num_envs, "num_envs")
         if num_workers is None:  # as many as cores (and as divide num_envs)
             num_workers = default_workers(num_envs, usable_cores())
-        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1:
-            raise ConfigError(f"num_workers must be a positive integer, got {num_workers!r}")
+        num_workers = validate.count(num_workers, "num_workers")
+        if num_workers > num_envs:
+            raise ConfigError(f"num_workers={num_workers} is more than num_envs={num_envs}: every worker steps at "
+                              "least one env. Use fewer workers or more envs.")
         if num_envs % num_workers:
-            divisors = [w for w in range(1, num_envs + 1) if num_envs % w == 0]
+            lower = num_envs - num_envs % num_workers
+            upper = lower + num_workers
+            divisor = validate.nearest_divisor(num_envs, num_workers)
             raise ConfigError(f"num_envs={num_envs} is not divisible by num_workers={num_workers}: every worker "
-                              f"steps an equal group of envs. Use num_workers in {divisors} or change num_envs.")
+                              f"steps an equal group of envs. Use num_workers={divisor} (a divisor of num_envs), "
+                              f"or num_envs={lower or upper}"
+                              f"{f' or {upper}' if lower else ''} (multiples of num_workers).")
+        self._check_worker_limit(num_workers)
         envs_per_worker = num_envs // num_workers
         if batch_size is None:
             batch_size = num_envs
-        if (not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= num_envs
-                or batch_size % envs_per_worker):
+        if (isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer))
+                or not 1 <= batch_size <= num_envs or batch_size % envs_per_worker):
             raise ConfigError(f"batch_size={batch_size!r} must be a multiple of the envs per worker "
                               f"({num_envs} envs / {num_workers} workers = {envs_per_worker}) and at most "
                               f"num_envs={num_envs}; leave it unset to step every env together")
+        batch_size = int(batch_size)
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ConfigError(f"timeout must be a positive number of seconds or None (wait forever), got {timeout!r}")
         if spin is not None and not (isinstance(spin, (int, float)) and not isinstance(spin, bool) and 0 <= spin <= 1):
@@ -124,6 +135,7 @@ class Pool(PufferEnv):
         first.close()
 
         self.num_envs = num_envs
+        self.seeds_per_reset = num_envs
         self.num_workers = num_workers
         self.envs_per_worker = envs_per_worker
         self.batch_size = batch_size
@@ -131,7 +143,7 @@ class Pool(PufferEnv):
         self.rows_per_worker = envs_per_worker * self.agents_per_env
         self.num_agents = num_envs * self.agents_per_env
         self.timeout = timeout
-        self.seed = seed
+        self.seed = validate.seed(seed, count=num_envs)
         # Sync mode: the caller steps group 0 itself. Async: recv must not block on stepping, so it doesn't.
         self._inline = 0 if self.batch_workers == num_workers else None
         # Spin only where every busy thread or process (the caller included) has a core of its own:
@@ -145,6 +157,8 @@ class Pool(PufferEnv):
         self._pending: list[int] | None = None  # returned by the last recv, waiting for send
         self._doing: dict[int, str] = {}  # what each worker was last asked to do, for error messages
         self._closed: str | None = None  # why this backend no longer works
+        # Why step() must wait for a reset (None once reset): checked here, so the workers never see it.
+        self._needs_reset: str | None = "step() was called before reset()"
 
     # -- for subclasses -------------------------------------------------------------------------
     def _allocate(self) -> buf.Buffers:
@@ -162,6 +176,16 @@ class Pool(PufferEnv):
     def _shutdown(self) -> None:
         """Stop every worker and release everything."""
         raise NotImplementedError
+
+    def _check_worker_limit(self, num_workers: int) -> None:
+        """Refuse (ConfigError) more workers than this machine can start; called before anything is built."""
+
+    def _interrupted(self) -> None:
+        """A call was interrupted (Ctrl-C) while workers ran a command. By default their state is unknown, so
+        everything stops; a backend that can tell late replies from new ones (threads) overrides this to keep
+        its workers, and then the next reset() goes on from there."""
+        self._closed = "it was interrupted while waiting for its workers"
+        self._shutdown()
 
     def where(self, w: int) -> str:
         """Worker w and what it runs, for error messages."""
@@ -191,16 +215,21 @@ class Pool(PufferEnv):
         for w in workers:
             self._doing[w] = PHASES[command]
         self._running.update(workers)
-        self._signal(workers, command, arg)
+        try:
+            self._signal(workers, command, arg)
+        except PufferError:  # a WorkerError: _fail already shut everything down
+            raise
+        except BaseException:  # Ctrl-C while handing out the command (or stepping group 0 in this thread)
+            self._interrupted()
+            raise
 
     def _finish_one_or_more(self, deadline: float | None) -> list[tuple[int, object]]:
         try:
             done = self._wait_done(deadline)
         except PufferError:  # a WorkerError: _fail already shut everything down
             raise
-        except BaseException:  # Ctrl-C mid-wait: the workers' state is unknown, so stop them
-            self._closed = "it was interrupted while waiting for its workers"
-            self._shutdown()
+        except BaseException:  # Ctrl-C mid-wait
+            self._interrupted()
             raise
         for w, _ in done:
             self._running.discard(w)
@@ -231,9 +260,13 @@ class Pool(PufferEnv):
         self._drain()
         self._ready, self._pending = [], None
         self._run_all(RESET, self._next_seed(seed))
+        self._needs_reset = None
 
     def step(self, actions):
         self._check_open()
+        if self._needs_reset is not None:
+            raise StateError(f"{self._needs_reset}: call reset() (or async_reset() and recv()) first; "
+                             f"this {type(self).__name__} vector env is otherwise unchanged")
         if self._running:
             raise PufferError("step() called while async batches are in flight: keep using recv()/send(), "
                               "or call reset() first")
@@ -261,9 +294,11 @@ class Pool(PufferEnv):
 
     # -- the async protocol --------------------------------------------------------------------------
     def async_reset(self, seed: int | None = None) -> None:
+        seed = validate.seed(seed, count=self.seeds_per_reset)
         self._check_open()
         self._drain()
         self._ready, self._pending = [], None
+        self._needs_reset = None  # the async protocol keeps its own books (recv/send)
         self._start(range(self.num_workers), RESET, self._next_seed(seed))
 
     def recv(self):

@@ -23,6 +23,7 @@ class Serial(PufferEnv):
         self.releases_gil = first.releases_gil
         first.close()
         self.num_envs = num_envs
+        self.seeds_per_reset = num_envs
         self.num_agents = num_envs * self.agents_per_env
         super().__init__(buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents))
         a = self.agents_per_env

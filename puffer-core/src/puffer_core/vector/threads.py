@@ -35,6 +35,7 @@ import threading
 import time
 import traceback
 import weakref
+from functools import partial
 
 import numpy as np
 
@@ -63,7 +64,8 @@ class Threads(Pool):
         a, e = self.agents_per_env, self.envs_per_worker
         self.groups = [[creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs)
                         for i in range(w * e, (w + 1) * e)] for w in range(self.num_workers)]
-        self._done: queue.SimpleQueue = queue.SimpleQueue()  # (worker, ok, result or traceback)
+        self._done: queue.SimpleQueue = queue.SimpleQueue()  # (epoch, worker, ok, result or traceback)
+        self._epoch = 0  # bumped by an interrupted call: replies to its commands come late and are dropped
         self._spinner = Spinner(self.spin, os.sched_yield)
         self._inboxes = {w: queue.SimpleQueue() for w in range(self.num_workers) if w != self._inline}
         servable = all(hasattr(env, "serve") and type(env) is type(group[0])
@@ -93,9 +95,9 @@ class Threads(Pool):
             else:
                 if w in self._gates:
                     self._gates[w][0] = -1  # a serving thread leaves C to read its queue
-                self._inboxes[w].put((command, arg))
+                self._inboxes[w].put((command, arg, self._epoch))
         if inline:  # after the others have started
-            run_one(0, self.groups[0], 0, command, arg, self._done)
+            run_one(0, self.groups[0], 0, command, arg, self._done, self._epoch)
 
     def _reset(self, seed):
         super()._reset(seed)
@@ -107,8 +109,8 @@ class Threads(Pool):
         step = self._generation
         for w, gate in self._gates.items():
             if not self.groups[w][0].open_gate(gate, step):
-                self._inboxes[w].put((SERVE, None))
-        run_one(0, self.groups[0], 0, STEP, None, self._done)
+                self._inboxes[w].put((SERVE, None, self._epoch))
+        run_one(0, self.groups[0], 0, STEP, None, self._done, self._epoch)
         deadline = self._deadline()
         for w, gate in self._gates.items():
             env = self.groups[w][0]
@@ -116,7 +118,7 @@ class Threads(Pool):
             while not env.wait_gate(gate, step, self.spin, 0.05):
                 if deadline is not None and time.monotonic() > deadline:
                     self._fail(self._hung([w]))
-            self._done.put((w, True, None))
+            self._done.put((self._epoch, w, True, None))
 
     def _hung(self, workers) -> str:
         return (f"{'; '.join(self.where(w) for w in workers)} did not finish {self._doing[workers[0]]} within "
@@ -124,16 +126,28 @@ class Threads(Pool):
                 "(timeout=None waits forever).")
 
     def _wait_done(self, deadline):
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         done = self._done
-        try:
-            w, ok, result = self._spinner.wait(lambda: None if done.empty() else done.get_nowait(),
-                                               lambda: done.get(timeout=remaining))
-        except queue.Empty:
-            self._fail(self._hung(sorted(self._running)))
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                epoch, w, ok, result = self._spinner.wait(lambda: None if done.empty() else done.get_nowait(),
+                                                          partial(done.get, timeout=remaining))
+            except queue.Empty:
+                self._fail(self._hung(sorted(self._running)))
+            if epoch == self._epoch:
+                break  # else a late reply to a command of an interrupted call (see _interrupted)
         if not ok:
             self._fail(f"{self.where(w)} raised during {self._doing[w]}:\n{result}")
         return [(w, result)]
+
+    def _interrupted(self) -> None:
+        """Ctrl-C mid-call: keep the threads. Each finishes the command it has (its inbox is FIFO, and a
+        serving thread leaves C when the next command comes) before it runs the next one, and its late
+        reply carries the old epoch, which _wait_done drops; so the next reset() starts from a clean slate."""
+        self._epoch += 1
+        self._running.clear()
+        self._ready, self._pending = [], None
+        self._needs_reset = "the last call was interrupted (KeyboardInterrupt) while the threads ran it"
 
     def _shutdown(self) -> None:
         if hasattr(self, "_finalizer"):
@@ -141,24 +155,24 @@ class Threads(Pool):
         self._running.clear()
 
 
-def run_one(w, envs, first_env, command, arg, done: queue.SimpleQueue) -> None:
+def run_one(w, envs, first_env, command, arg, done: queue.SimpleQueue, epoch: int) -> None:
     try:
-        done.put((w, True, execute(envs, first_env, command, arg)))
+        done.put((epoch, w, True, execute(envs, first_env, command, arg)))
     except Exception:
-        done.put((w, False, traceback.format_exc()))
+        done.put((epoch, w, False, traceback.format_exc()))
 
 
 def thread_main(w, envs, first_env, inbox: queue.SimpleQueue, done: queue.SimpleQueue, spin: float,
                 gate: np.ndarray | None) -> None:
     spinner = Spinner(spin, os.sched_yield)  # in a loop of steps the next command comes within microseconds
     while True:
-        command, arg = spinner.wait(lambda: None if inbox.empty() else inbox.get_nowait(), inbox.get)
+        command, arg, epoch = spinner.wait(lambda: None if inbox.empty() else inbox.get_nowait(), inbox.get)
         if command == CLOSE:
             return
         if command == SERVE:
             envs[0].serve(gate, spin, envs[1:])  # in C until idle for `spin` seconds or stopped
             continue
-        run_one(w, envs, first_env, command, arg, done)
+        run_one(w, envs, first_env, command, arg, done, epoch)
 
 
 def stop_threads(inboxes: dict, threads: dict, groups: list, gates: dict) -> None:
@@ -166,7 +180,7 @@ def stop_threads(inboxes: dict, threads: dict, groups: list, gates: dict) -> Non
     for gate in gates.values():
         gate[0] = -1  # out of C
     for inbox in inboxes.values():
-        inbox.put((CLOSE, None))
+        inbox.put((CLOSE, None, 0))
     stopped = set()
     for w, thread in threads.items():
         if thread is not threading.current_thread():
