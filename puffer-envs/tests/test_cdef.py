@@ -92,3 +92,49 @@ PUFFER_VEC_LOOPS(Game)
     env = Game(num_envs=2)
     env.reset(seed=0)
     assert env.observations.tolist() == [[5.0], [5.0]] and env.lib.SLOTS == 3
+
+
+LATIN1_GAME = b"""/* Jeu de d\xe9monstration: a Latin-1 \xe9 in a comment, as an editor on Windows saves it. */
+#include "puffer.h"
+// caf\xe9
+typedef struct { float score; float n; } Log;
+typedef struct {
+    Log log; float* observations; int* actions; float* rewards; unsigned char* terminals;
+    unsigned char* truncations; uint64_t rng;
+} Game;
+static const char* NAME = "d\xe9mo";
+void c_init(Game* env) { (void)env; }
+void c_reset(Game* env) { env->observations[0] = (float)(NAME[1] == (char)0xe9); }
+void c_step(Game* env) { env->rewards[0] = 1; env->terminals[0] = 0; env->truncations[0] = 0; }
+void c_close(Game* env) { (void)env; }
+PUFFER_VEC_LOOPS(Game)
+"""
+
+
+def test_a_header_with_latin1_bytes_in_comments_and_strings_builds_as_gcc_reads_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("PUFFER_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "game.h").write_bytes(LATIN1_GAME)
+    # the plugin's own included headers are read the same way
+    (tmp_path / "top.h").write_bytes(b'/* r\xe9sum\xe9 */\n#include "game.h"\n')
+
+    class Game(CEnv):
+        header = str(tmp_path / "top.h")
+        struct = "Game"
+
+        @classmethod
+        def make_spaces(cls, config):
+            return spaces.Box(0, 1, (1,), np.float32), spaces.Discrete(2)
+
+    env = Game(num_envs=2)
+    env.reset(seed=0)
+    env.step(np.zeros(2, np.int32))
+    assert env.observations.tolist() == [[1.0], [1.0]]  # the string kept its byte: gcc saw the file as written
+    assert env.log_fields == ("score", "n")
+    env.close()
+
+
+def test_a_non_utf8_byte_outside_comments_and_strings_is_a_header_error(tmp_path):
+    (tmp_path / "game.h").write_bytes(LATIN1_GAME.replace(b"float score;", b"float sc\xf6re;"))
+    with pytest.raises(HeaderError, match=r"byte that is not UTF-8 \(0xf6\) outside a comment or string literal, "
+                                          r"in `typedef struct \{ float sc\xf6re; float n; \} Log;`: save the header"):
+        cdef.generate(cdef.read_header(tmp_path / "game.h"), "Game", tmp_path)
