@@ -25,6 +25,9 @@ An exception in a thread becomes a WorkerError with its traceback. A thread stuc
 cannot be killed: after the timeout the backend raises and is closed, and that thread is left
 running as a daemon (its envs are not closed, since it may still be using them). Group 0's step in
 sync mode runs in the calling thread, where no timeout can interrupt it.
+Ctrl-C in the middle of a call keeps the threads: the call raises KeyboardInterrupt, step() then asks
+for a reset(), and reset() goes on with the same threads. Each finishes what it was doing before it
+runs the next command, and the late replies to the interrupted call carry an old epoch and are dropped.
 """
 
 from __future__ import annotations
