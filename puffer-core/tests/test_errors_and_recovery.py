@@ -4,7 +4,10 @@ no processes or shared memory left behind. Covers sizes, user errors in the thre
 backends, an interrupted threads step, the seed rule, action checks and lifecycle errors."""
 
 import multiprocessing
+import os
 import signal
+import subprocess
+import sys
 import threading
 
 import gymnasium
@@ -16,7 +19,7 @@ from puffer_core import ActionError, ConfigError, StateError, vector
 from puffer_core.emulation import GymnasiumPufferEnv, VectorEnvAdapter
 from puffer_core.spaces import check_actions
 from same_as_serial import assert_same_step
-from test_vector_multiprocessing import alive, shm_entries
+from test_vector_multiprocessing import EXAMPLES, alive, shm_entries
 
 POOLS = ("threads", "multiprocessing")
 
@@ -91,6 +94,21 @@ def test_more_workers_than_envs_is_refused(cartpole):
     with pytest.raises(ConfigError, match=r"num_workers=8 is more than num_envs=4: every worker steps at least one"):
         make_c("multiprocessing", num_workers=8)
     assert not multiprocessing.active_children()
+
+
+def test_more_worker_processes_than_open_files_allow_are_refused_before_any_starts():
+    script = ("import resource, multiprocessing, puffer_core\n"
+              "resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+              "from numpy_cartpole import NumpyCartPole\n"
+              "try:\n"
+              "    puffer_core.vector.make(NumpyCartPole, backend='multiprocessing', num_envs=100, num_workers=100)\n"
+              "except puffer_core.ConfigError as e:\n"
+              "    print(type(e).__name__, e, multiprocessing.active_children())\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(EXAMPLES)})
+    assert out.stdout.startswith("ConfigError num_workers=100 worker processes need about 364 open files, over "
+                                 "this process's limit of 256 (ulimit -n)"), out.stdout + out.stderr
+    assert out.stdout.rstrip().endswith("[]")  # no worker was started
 
 
 def test_a_c_env_with_more_envs_than_a_c_int_counts_is_refused(cartpole):
