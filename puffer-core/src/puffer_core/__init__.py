@@ -7,14 +7,14 @@ from . import vector
 from .buffers import Buffers
 from .env import PufferEnv
 from .errors import (
-                     ActionError,
-                     ConfigError,
-                     EnvNotFoundError,
-                     PluginError,
-                     PufferError,
-                     SpaceError,
-                     StateError,
-                     WorkerError,
+    ActionError,
+    ConfigError,
+    EnvNotFoundError,
+    PluginError,
+    PufferError,
+    SpaceError,
+    StateError,
+    WorkerError,
 )
 from .registry import EnvSpec, get_spec, hookimpl, list_envs, make, register
 
