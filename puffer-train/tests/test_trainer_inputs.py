@@ -164,20 +164,20 @@ def test_nan_observations_name_the_env_the_buffer_and_the_last_checkpoint(quick,
     assert all(torch.isfinite(v).all() for v in ckpt.load(kept, nan_obs_env)["model"].values())
 
 
-def test_the_check_names_the_rows_and_leaves_huge_finite_and_integer_values_alone():
-    rewards = np.zeros(16, np.float32)
-    check_finite(np.full((16, 2), 3e38, np.float32), rewards)  # finite float32, although its sum is not
-    check_finite(np.full((16, 2), 255, np.uint8), rewards)  # integer observations: nothing to check
+def test_the_check_names_the_agents_and_leaves_huge_finite_and_integer_values_alone():
+    rewards, ids = np.zeros(16, np.float32), np.arange(100, 116)  # a batch of agents 100..115
+    check_finite(np.full((16, 2), 3e38, np.float32), rewards, ids)  # finite float32, although its sum is not
+    check_finite(np.full((16, 2), 255, np.uint8), rewards, ids)  # integer observations: nothing to check
     obs = np.zeros((16, 2, 3), np.float32)
     obs[5, 1, 2] = np.nan
     obs[9, 0, 0] = -np.inf
     with pytest.raises(NonFiniteBuffer) as info:
-        check_finite(obs, rewards)
-    assert info.value.buffer == "observations" and info.value.rows.tolist() == [5, 9]
+        check_finite(obs, rewards, ids)
+    assert info.value.buffer == "observations" and info.value.rows.tolist() == [105, 109]
     rewards[2] = np.inf
     with pytest.raises(NonFiniteBuffer) as info:
-        check_finite(np.zeros((16, 2), np.float32), rewards)
-    assert info.value.buffer == "rewards" and info.value.rows.tolist() == [2]
+        check_finite(np.zeros((16, 2), np.float32), rewards, ids)
+    assert info.value.buffer == "rewards" and info.value.rows.tolist() == [102]
 
 
 # -- SIGTERM ----------------------------------------------------------------------------------------

@@ -153,12 +153,13 @@ class NonFiniteBuffer(Exception):
         self.buffer, self.rows = buffer, rows
 
 
-def check_finite(obs, rewards) -> None:
-    """NonFiniteBuffer if float observations or rewards hold NaN or inf. One vectorized pass over each
-    buffer per batch (integer observations need none); the rows at fault are looked for only then."""
+def check_finite(obs, rewards, ids: np.ndarray) -> None:
+    """NonFiniteBuffer if a batch's float observations or rewards hold NaN or inf. One vectorized pass over
+    each buffer per batch (integer observations need none); the agents at fault (their rows in the vector
+    env's buffers, `ids`) are looked for only then."""
     for buffer, values in (("observations", np.asarray(obs)), ("rewards", np.asarray(rewards))):
         if values.dtype.kind == "f" and not np.isfinite(values).all():
-            raise NonFiniteBuffer(buffer, np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(1)))
+            raise NonFiniteBuffer(buffer, ids[~np.isfinite(values.reshape(len(values), -1)).all(1)])
 
 
 def rollout(actor: Actor, exp: Experience, timers: dict) -> None:
@@ -168,7 +169,7 @@ def rollout(actor: Actor, exp: Experience, timers: dict) -> None:
     while not exp.full:
         t0 = time.perf_counter()
         obs, rewards, terminals, truncations, ids, masks, whole = actor.recv()
-        check_finite(obs, rewards)  # before the policy turns them into NaN logits
+        check_finite(obs, rewards, ids)  # before the policy turns them into NaN logits
         t1 = time.perf_counter()
         starts = done_flags(terminals, truncations, device)
         record, seg, step, new = exp.claim(ids)
@@ -379,7 +380,8 @@ def stop_on_sigint():
         yield flag
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            if old is not None:  # None: a handler not installed from Python, which cannot be put back
+                signal.signal(sig, old)
 
 
 def _run_dir(config: cfg.Config, env: str, resume_path: Path | None) -> Path:
