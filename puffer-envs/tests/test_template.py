@@ -39,7 +39,7 @@ def test_new_plugin_installs_passes_its_tests_and_is_listed(tmp_path):
         pip("uninstall", "-y", "-q", "puffer-envs-mygame")
 
 
-@pytest.mark.parametrize("name", ["MyGame", "my-game", "1game", "class", "game_", ""])
+@pytest.mark.parametrize("name", ["MyGame", "my-game", "1game", "game_", "my__game", ""])
 def test_bad_names_are_refused(tmp_path, name):
     with pytest.raises(ConfigError, match="must be lowercase letters"):
         template.create(name, tmp_path)
@@ -57,4 +57,4 @@ def test_multiword_names_make_camel_case_classes(tmp_path):
     init = (path / "src/puffer_envs_grid_world/__init__.py").read_text()
     assert "class GridWorld(CEnv):" in init and 'struct = "GridWorld"' in init
     assert "typedef struct {" in (path / "src/puffer_envs_grid_world/grid_world.h").read_text()
-    assert "A 'quoted' grid" in (path / "pyproject.toml").read_text()
+    assert 'description = "A \\"quoted\\" grid"' in (path / "pyproject.toml").read_text()

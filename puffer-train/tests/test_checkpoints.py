@@ -85,17 +85,18 @@ def test_checkpoint_of_another_env_is_refused(quick):
 
 
 class NanAfter(Bandit):
-    """A bandit whose rewards turn NaN after `good_steps` steps."""
+    """A bandit whose rewards turn to `bad_reward` (NaN, or a float32 so big the loss overflows) after
+    `good_steps` steps."""
 
-    def __init__(self, good_steps: int = 100, **kwargs):
+    def __init__(self, good_steps: int = 100, bad_reward: float = np.nan, **kwargs):
         super().__init__(**kwargs)
-        self.good_steps, self.steps = good_steps, 0
+        self.good_steps, self.steps, self.bad_reward = good_steps, 0, bad_reward
 
     def _step(self):
         super()._step()
         self.steps += 1
         if self.steps > self.good_steps:
-            self.rewards[:] = np.nan
+            self.rewards[:] = self.bad_reward
 
 
 @pytest.fixture
@@ -107,10 +108,15 @@ def nan_env():
     registry().specs.pop("test-nan-bandit", None)
 
 
-def test_nan_loss_stops_with_the_epoch_and_keeps_the_last_checkpoint(quick, nan_env):
-    with pytest.raises(puffer_train.TrainingError, match=r"NaN or infinite in epoch 4 .*model_000003\.pt") as info:
-        puffer_train.train(nan_env, **quick(horizon=8, total_timesteps=16 * 8 * 10, checkpoint_interval=1,
-                                                      minibatch_size=64))
+@pytest.mark.parametrize(("bad_reward", "error"), [
+    (np.nan, r"^env 'test-nan-bandit' wrote NaN or infinite values into its rewards buffer \(agent rows 0, 1, 2, 3, "
+             r"4, 5, 6, 7, \.\.\.\) in epoch 4 .*model_000003\.pt"),
+    (3e38, r"^the loss became NaN or infinite in epoch 4 .*model_000003\.pt"),
+])
+def test_nan_loss_stops_with_the_epoch_and_keeps_the_last_checkpoint(quick, nan_env, bad_reward, error):
+    with pytest.raises(puffer_train.TrainingError, match=error) as info:
+        puffer_train.train(nan_env, env={"bad_reward": bad_reward},
+                           **quick(horizon=8, total_timesteps=16 * 8 * 10, checkpoint_interval=1, minibatch_size=64))
     kept = Path(str(info.value).split("checkpoint is ")[1].split(". ")[0])
     assert sorted(p.name for p in kept.parent.iterdir()) == [f"model_00000{i}.pt" for i in (1, 2, 3)]
     data = ckpt.load(kept, nan_env)

@@ -3,10 +3,16 @@
 A checkpoint is a dict of tensors and plain data (no pickled classes), so `torch.load(weights_only=True)`
 reads it: model and optimizer state, RNG states (torch, numpy, python) as lists and tensors, the
 epoch and step counters, the env name and the resolved config as plain data.
+
+Each checkpoint also stores `digest`, a SHA-256 of everything else in it (every tensor's dtype, shape and
+bytes, every plain value), taken when it is written and checked when it is read: a file damaged on disk
+or in a copy is refused by name instead of loading silently with other weights. Checkpoints written
+before digests existed still load, with a CheckpointWarning that they cannot be verified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import warnings
@@ -20,7 +26,36 @@ FORMAT = "puffer-train/1"
 
 
 class CheckpointError(PufferError):
-    """A checkpoint that cannot be read or does not belong to the requested env."""
+    """A checkpoint that cannot be read, is damaged, or does not belong to the requested env."""
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint that loads but cannot be verified (written before checkpoints stored a digest)."""
+
+
+def content_digest(data) -> str:
+    """SHA-256 of nested dicts/lists of tensors and plain values: dtypes, shapes, bytes, keys and values."""
+    h = hashlib.sha256()
+    _feed(h, data)
+    return h.hexdigest()
+
+
+def _feed(h, value) -> None:
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    elif isinstance(value, dict):
+        h.update(b"D%d:" % len(value))
+        for key in sorted(value, key=repr):  # str keys, and the optimizer state's int keys
+            _feed(h, key)
+            _feed(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        h.update(b"L%d:" % len(value))
+        for item in value:
+            _feed(h, item)
+    else:  # str, int, float, bool, None
+        h.update(f"{type(value).__name__}={value!r};".encode())
 
 
 def rng_state(device: torch.device) -> dict:
@@ -50,6 +85,7 @@ def save(path: Path, *, env: str, config: dict, agent, optimizer, epoch: int, gl
     data = {"format": FORMAT, "env": env, "config": config, "model": agent.state_dict(),
             "optimizer": optimizer.state_dict(), "epoch": epoch, "global_step": global_step,
             "rng": rng_state(device), "stats": dict(stats or {})}
+    data["digest"] = content_digest(data)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -80,6 +116,14 @@ def load(path: str | Path, env: str | None = None) -> dict:
         raise CheckpointError(f"{path} is a torch file but not a puffer-train checkpoint "
                               f"(format {data.get('format') if isinstance(data, dict) else type(data).__name__!r}, "
                               f"missing {sorted(missing)})")
+    stored = data.pop("digest", None)
+    if stored is None:
+        warnings.warn(f"{path} was written before checkpoints stored a digest: it cannot be checked for damage",
+                      CheckpointWarning, stacklevel=2)
+    elif stored != content_digest(data):
+        raise CheckpointError(f"{path} is damaged: its contents no longer match the digest stored when it was "
+                              "written (changed on disk or in a copy); resume from another checkpoint, e.g. an "
+                              f"earlier one in {path.parent}")
     if env is not None and data["env"] != env:
         raise ConfigError(f"checkpoint {path} was trained on env {data['env']!r}, not {env!r}; "
                           f"run it with `{data['env']}` or pick a checkpoint of {env!r}")

@@ -17,11 +17,12 @@ from typing import Any
 from puffer_core.errors import ConfigError
 
 
-def opt(default, doc: str):
-    """A config field with its default and one-line help text."""
+def opt(default, doc: str, inf_ok: bool = False):
+    """A config field with its default and one-line help text. Float options must be finite numbers
+    unless `inf_ok` (then +inf is allowed too, meaning "never" or "no clip"); NaN is never valid."""
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata={"doc": doc})
-    return field(default=default, metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc, "inf_ok": inf_ok})
 
 
 @dataclass
@@ -46,15 +47,16 @@ class TrainConfig:
     adam_eps: float = opt(1e-5, "Adam epsilon")
     gamma: float = opt(0.99, "discount factor")
     gae_lambda: float = opt(0.95, "GAE lambda")
-    clip_coef: float = opt(0.2, "PPO policy ratio clip")
+    clip_coef: float = opt(0.2, "PPO policy ratio clip (inf: none)", inf_ok=True)
     vf_coef: float = opt(0.5, "value loss weight")
-    vf_clip_coef: float = opt(0.2, "value clip around the old value estimate")
+    vf_clip_coef: float = opt(0.2, "value clip around the old value estimate (inf: none)", inf_ok=True)
     ent_coef: float = opt(0.01, "entropy bonus weight")
-    max_grad_norm: float = opt(0.5, "gradient norm clip")
+    max_grad_norm: float = opt(0.5, "gradient norm clip (inf: none)", inf_ok=True)
     norm_adv: bool = opt(True, "normalize advantages per minibatch")
     vtrace: bool = opt(False, "V-trace-style clipping of importance ratios when advantages are recomputed per epoch")
-    vtrace_rho_clip: float = opt(1.0, "V-trace rho clip (clips the TD error's importance ratio)")
-    vtrace_c_clip: float = opt(1.0, "V-trace c clip (clips the trace's importance ratio)")
+    vtrace_rho_clip: float = opt(1.0, "V-trace rho clip (clips the TD error's importance ratio)",
+                                 inf_ok=True)
+    vtrace_c_clip: float = opt(1.0, "V-trace c clip (clips the trace's importance ratio)", inf_ok=True)
     prio_alpha: float = opt(0.0, "prioritized segment sampling exponent on |advantage| (0: uniform)")
     prio_beta0: float = opt(0.2, "initial importance-weight exponent, annealed to 1 over training")
     torch_threads: int = opt(1, "torch CPU threads (0: one per core; more only pays for big models on idle cores)")
@@ -64,7 +66,8 @@ class TrainConfig:
     dashboard: bool = opt(True, "live terminal dashboard (plain lines when off or not a terminal)")
     log_interval: float = opt(1.0, "seconds between dashboard refreshes or plain log lines")
     tensorboard: bool = opt(True, "write TensorBoard event files into the run directory")
-    target: float = opt(math.inf, "stop early once target_metric's mean reaches this value (inf: never)")
+    target: float = opt(math.inf, "stop early once target_metric's mean reaches this value (inf: never)",
+                        inf_ok=True)
     target_metric: str = opt("episode_return", "episode statistic compared against target")
     target_episodes: int = opt(100, "the target is checked on the mean over the most recent N finished episodes")
     eval_episodes: int = opt(100, "episodes in the final evaluation (0: skip it)")
@@ -151,7 +154,13 @@ def _check(section: str, key: str, value, source: str):
         kinds = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
                  "dict": "a table"}
         raise ConfigError(f"{section}.{key} in {source} must be {kinds[want]}, got {value!r}")
-    return float(value) if want == "float" else value
+    if want == "float":
+        value = float(value)
+        inf_ok = next(f.metadata["inf_ok"] for f in fields(SECTIONS[section]) if f.name == key)
+        if math.isnan(value) or (math.isinf(value) and not (inf_ok and value > 0)):
+            allowed = "a finite number or inf" if inf_ok else "a finite number"
+            raise ConfigError(f"{section}.{key} in {source} must be {allowed}, got {value}")
+    return value
 
 
 def _hint(name: str, choices) -> str:
@@ -208,6 +217,17 @@ def validate(config: Config) -> None:
         raise ConfigError(f"train.gamma and train.gae_lambda must lie in [0, 1], got {t.gamma} and {t.gae_lambda}")
     if t.learning_rate <= 0:
         raise ConfigError(f"train.learning_rate must be positive, got {t.learning_rate}")
+    for name, value in {"train.adam_eps": t.adam_eps, "train.clip_coef": t.clip_coef,
+                        "train.vf_clip_coef": t.vf_clip_coef, "train.max_grad_norm": t.max_grad_norm,
+                        "train.vtrace_rho_clip": t.vtrace_rho_clip, "train.vtrace_c_clip": t.vtrace_c_clip}.items():
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive, got {value}")
+    for name, value in {"train.vf_coef": t.vf_coef, "train.ent_coef": t.ent_coef, "train.prio_alpha": t.prio_alpha,
+                        "train.log_interval": t.log_interval}.items():
+        if value < 0:
+            raise ConfigError(f"{name} must be 0 or more, got {value}")
+    if not 0 <= t.prio_beta0 <= 1:
+        raise ConfigError(f"train.prio_beta0 must lie in [0, 1], got {t.prio_beta0}")
 
 
 # -- command-line flags ----------------------------------------------------------------------------

@@ -147,6 +147,21 @@ def done_flags(terminals, truncations, device) -> torch.Tensor:
     return torch.from_numpy(np.maximum(np.asarray(terminals), np.asarray(truncations))).to(device).float()
 
 
+class NonFiniteBuffer(Exception):
+    def __init__(self, buffer: str, rows: np.ndarray):
+        super().__init__(buffer, rows)
+        self.buffer, self.rows = buffer, rows
+
+
+def check_finite(obs, rewards, ids: np.ndarray) -> None:
+    """NonFiniteBuffer if a batch's float observations or rewards hold NaN or inf. One vectorized pass over
+    each buffer per batch (integer observations need none); the agents at fault (their rows in the vector
+    env's buffers, `ids`) are looked for only then."""
+    for buffer, values in (("observations", np.asarray(obs)), ("rewards", np.asarray(rewards))):
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise NonFiniteBuffer(buffer, ids[~np.isfinite(values.reshape(len(values), -1)).all(1)])
+
+
 def rollout(actor: Actor, exp: Experience, timers: dict) -> None:
     """Fill every segment of `exp` in place."""
     device = actor.device
@@ -154,6 +169,7 @@ def rollout(actor: Actor, exp: Experience, timers: dict) -> None:
     while not exp.full:
         t0 = time.perf_counter()
         obs, rewards, terminals, truncations, ids, masks, whole = actor.recv()
+        check_finite(obs, rewards, ids)  # before the policy turns them into NaN logits
         t1 = time.perf_counter()
         starts = done_flags(terminals, truncations, device)
         record, seg, step, new = exp.claim(ids)
@@ -345,7 +361,8 @@ def run_episodes(vec, agent, device, episodes: int, seed: int, deterministic: bo
 
 @contextmanager
 def stop_on_sigint():
-    """First Ctrl-C: finish the current epoch, save and stop. Second: interrupt at once."""
+    """First Ctrl-C or SIGTERM (what schedulers and `docker stop` send): finish the current epoch, save and
+    stop. Second: interrupt at once (the final checkpoint is still written)."""
     flag = {"stop": False}
     if threading.current_thread() is not threading.main_thread():
         yield flag
@@ -355,13 +372,16 @@ def stop_on_sigint():
         if flag["stop"]:
             raise KeyboardInterrupt
         flag["stop"] = True
-        print("\nCtrl-C: stopping after this epoch and saving a checkpoint (press again to stop now)", flush=True)
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"\n{name}: stopping after this epoch and saving a checkpoint (again to stop now)", flush=True)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            if old is not None:  # None: a handler not installed from Python, which cannot be put back
+                signal.signal(sig, old)
 
 
 def _run_dir(config: cfg.Config, env: str, resume_path: Path | None) -> Path:
@@ -446,6 +466,12 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
         return ckpt.save(path, env=env, config=plain, agent=agent, optimizer=optimizer, epoch=epoch,
                          global_step=global_step, device=device, stats=stats)
 
+    def stopped(problem: str, advice: str) -> TrainingError:
+        if writer is not None:
+            writer.close()  # what was logged so far stays readable
+        kept = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
+        return TrainingError(f"{problem}; {kept}. {advice}")
+
     timers = {"env": 0.0, "forward": 0.0, "train": 0.0}
     window, losses, last_stats = Window(), {}, {}
     recent = Recent(t.target_metric, t.target_episodes)
@@ -464,7 +490,13 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                     exp.forget_agents()
                     needs_reset = False
 
-                rollout(actor, exp, timers)
+                try:
+                    rollout(actor, exp, timers)
+                except NonFiniteBuffer as e:
+                    shown = ", ".join(map(str, e.rows[:8])) + (", ..." if len(e.rows) > 8 else "")
+                    raise stopped(f"env {env!r} wrote NaN or infinite values into its {e.buffer} buffer (agent "
+                                  f"rows {shown}) in epoch {epoch + 1} (step {global_step})",
+                                  f"Fix the env's {e.buffer}: the policy cannot learn from them") from None
                 global_step += batch_size
                 stats = vec.log()
                 window.add(stats)
@@ -476,13 +508,9 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                 try:
                     losses = update(agent, optimizer, exp, t, progress, epoch + 1)
                 except NonFiniteLoss as e:
-                    if writer is not None:
-                        writer.close()  # what was logged so far stays readable
-                    kept = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
-                    raise TrainingError(
-                        f"the loss became NaN or infinite in epoch {e.epoch} (step {global_step}); {kept}. "
-                        "Check the env's rewards and observations for NaN/inf, or lower train.learning_rate"
-                    ) from None
+                    raise stopped(f"the loss became NaN or infinite in epoch {e.epoch} (step {global_step})",
+                                  "Check the env's rewards and observations for NaN/inf, or lower "
+                                  "train.learning_rate") from None
                 timers["train"] += time.perf_counter() - t0
                 epoch += 1
 

@@ -1,4 +1,4 @@
-"""{{ cookiecutter.description }}"""
+{{ cookiecutter._description_py }}
 
 import numpy as np
 from gymnasium import spaces

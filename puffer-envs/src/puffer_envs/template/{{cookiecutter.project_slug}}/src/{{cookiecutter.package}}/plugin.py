@@ -12,5 +12,5 @@ def puffer_envs():
         make="{{ cookiecutter.package }}:{{ cookiecutter.class_name }}",
         default_kwargs={"num_envs": 256},
         config=files(__package__).joinpath("config.toml").read_text(),
-        description="{{ cookiecutter.description }}",
+        description={{ cookiecutter._description_py }},
     )]

@@ -1,4 +1,6 @@
-/* {{ cookiecutter.class_name }}: walk to the target on a size x size grid.
+/* {{ cookiecutter.class_name }}: {{ cookiecutter._description_c }}
+ *
+ * The game: walk to the target on a size x size grid.
  *
  * Observations: two size*size float planes, flattened: plane 0 has a 1 where the agent is,
  * plane 1 a 1 where the target is. Actions: 0 stay, 1 up, 2 down, 3 left, 4 right.
