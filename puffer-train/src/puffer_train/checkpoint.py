@@ -80,11 +80,14 @@ def set_rng_state(state: dict, device: torch.device) -> None:
 
 
 def save(path: Path, *, env: str, config: dict, agent, optimizer, epoch: int, global_step: int,
-         device: torch.device, stats: dict | None = None) -> Path:
-    """Write the checkpoint to a temporary file, then rename it over `path` (never half-written)."""
+         device: torch.device, stats: dict | None = None, rank_rngs: list[dict] | None = None) -> Path:
+    """Write the checkpoint to a temporary file, then rename it over `path` (never half-written).
+    `rank_rngs`: every rank's RNG states in a data-parallel run, for its exact resume."""
     data = {"format": FORMAT, "env": env, "config": config, "model": agent.state_dict(),
             "optimizer": optimizer.state_dict(), "epoch": epoch, "global_step": global_step,
             "rng": rng_state(device), "stats": dict(stats or {})}
+    if rank_rngs is not None:
+        data["rank_rngs"] = rank_rngs
     data["digest"] = content_digest(data)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -175,8 +175,13 @@ def run(argv: list[str]) -> int:
                          stall_limit=_int(special, "--stall-limit", 1000), layers=layers)
         return 0
 
-    from .trainer import train
+    from .trainer import resolve_config, train
 
+    config, _ = resolve_config(env, resume=special.get("--resume"), config_file=special.get("--config"), layers=layers)
+    if config.train.world_size > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun: start it
+        from .distributed import launch
+
+        return launch(config.train.world_size, argv)
     result = train(env, config=special.get("--config"), resume=special.get("--resume"), layers=layers)
     return 130 if result["interrupted"] else 0
 

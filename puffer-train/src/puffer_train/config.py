@@ -59,6 +59,7 @@ class TrainConfig:
     vtrace_c_clip: float = opt(1.0, "V-trace c clip (clips the trace's importance ratio)", inf_ok=True)
     prio_alpha: float = opt(0.0, "prioritized segment sampling exponent on |advantage| (0: uniform)")
     prio_beta0: float = opt(0.2, "initial importance-weight exponent, annealed to 1 over training")
+    world_size: int = opt(1, "data-parallel processes (ranks), each with its own envs; > 1 starts torchrun")
     torch_threads: int = opt(1, "torch CPU threads (0: one per core; more only pays for big models on idle cores)")
     checkpoint_interval: int = opt(100, "save a checkpoint every N epochs (and at the end)")
     data_dir: str = opt("runs", "folder for run directories (checkpoints, TensorBoard, config)")
@@ -200,7 +201,7 @@ def validate(config: Config) -> None:
     positive = {"train.total_timesteps": t.total_timesteps, "train.horizon": t.horizon,
                 "train.minibatch_size": t.minibatch_size, "train.update_epochs": t.update_epochs,
                 "train.checkpoint_interval": t.checkpoint_interval, "train.target_episodes": t.target_episodes,
-                "vec.num_envs": config.vec.num_envs,
+                "vec.num_envs": config.vec.num_envs, "train.world_size": t.world_size,
                 "policy.hidden_size": config.policy.hidden_size}
     for name, value in positive.items():
         if value < 1:

@@ -28,6 +28,7 @@ from puffer_core.errors import ConfigError, PufferError
 
 from . import checkpoint as ckpt
 from . import config as cfg
+from . import distributed
 from .dashboard import Dashboard, machine
 from .experience import Experience
 from .policy import evaluate as evaluate_actions
@@ -404,25 +405,31 @@ def train(env: str, /, *, config: str | Path | None = None, resume: str | Path |
 
     `config`: a TOML file layered over the plugin's config; sections (`env`, `vec`, `train`, `policy`)
     as dicts override both. `resume`: a checkpoint to continue exactly. `callback(info)` runs after every
-    epoch with a dict of progress, episode statistics and losses; returning True stops training.
+    epoch with a dict of progress, episode statistics, losses, the agent being trained and this process's
+    rank; returning True stops training.
     Returns a dict with `score` (final evaluation), `eval`, `train` (last logging window), `checkpoint`,
     `run_dir`, `global_step`, `epochs`, `wall_time`, `sps` and the target fields.
+    Under torchrun (train.world_size > 1) every rank calls this; see distributed.py.
     """
     config_obj, data = resolve_config(env, resume=resume, config_file=config, layers=layers, **sections)
     spec = puffer_core.get_spec(env)
     t = config_obj.train
     device = pick_device(t.device)
+    group = distributed.join(t.world_size, device)  # a world of one unless launched by torchrun
+    device = group.device(device)
     torch.set_num_threads(t.torch_threads or os.cpu_count() or 1)
-    seed_everything(t.seed)
+    seed_everything(t.seed + group.rank)
 
     vec = make_vec(spec, config_obj, t.seed)
     try:
-        return _train(env, spec, config_obj, vec, device, data, Path(resume) if resume else None, callback, quiet)
+        return _train(env, spec, config_obj, vec, device, data, Path(resume) if resume else None, callback,
+                      quiet or not group.main, group)
     finally:
         vec.close()
 
 
-def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, callback, quiet) -> dict:
+def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, callback, quiet,
+           group: distributed.Group) -> dict:
     t = config_obj.train
     num_agents, horizon = vec.num_agents, t.horizon
     batch_size = t.batch_size or num_agents * horizon
@@ -430,7 +437,7 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
         raise ConfigError(f"train.batch_size ({batch_size}) is smaller than agents x horizon ({num_agents} x "
                           f"{horizon}): every agent needs a segment; raise it or set 0 (auto)")
     segments = batch_size // horizon
-    total_epochs = max(1, t.total_timesteps // batch_size)
+    total_epochs = max(1, t.total_timesteps // (batch_size * group.world_size))
 
     agent = make_policy(spec, vec.single_observation_space, vec.single_action_space, config_obj.policy).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=t.learning_rate, eps=t.adam_eps)
@@ -443,17 +450,24 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
         ckpt.load_weights(agent, data, resume_path)
         optimizer.load_state_dict(data["optimizer"])
         epoch, global_step = int(data["epoch"]), int(data["global_step"])
-        ckpt.set_rng_state(data["rng"], device)
+        rank_rngs = data.get("rank_rngs") or [data["rng"]]
+        if len(rank_rngs) != group.world_size:
+            raise ConfigError(f"checkpoint {resume_path} was written by a run of {len(rank_rngs)} process(es); "
+                              f"resume it with train.world_size = {len(rank_rngs)} to continue it exactly")
+        ckpt.set_rng_state(rank_rngs[group.rank], device)
+    group.share_weights(agent)  # rank 0's weights everywhere; gradients averaged over ranks from now on
 
-    run_dir = _run_dir(config_obj, env, resume_path)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(group.gather(str(_run_dir(config_obj, env, resume_path)))[0])  # rank 0's
     plain = config_obj.to_dict()
-    (run_dir / "config.toml").write_text(f"# puffer-train {env}\n" + cfg.to_toml(plain))
+    if group.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.toml").write_text(f"# puffer-train {env}\n" + cfg.to_toml(plain))
     if not quiet:
-        print(f"puffer-train {env}: {num_agents} agents, {segments} segments x {horizon} steps per update, "
+        ranks = f" on each of {group.world_size} ranks" if group.distributed else ""
+        print(f"puffer-train {env}: {num_agents} agents, {segments} segments x {horizon} steps per update{ranks}, "
               f"{total_epochs} epochs, device {device}, run dir {run_dir}\n" + cfg.to_toml(plain), flush=True)
     writer = None
-    if t.tensorboard:
+    if t.tensorboard and group.main:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(run_dir))
@@ -463,8 +477,11 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
 
     def save(stats=None) -> Path:
         path = ckpt_dir / f"model_{epoch:06d}.pt"
-        return ckpt.save(path, env=env, config=plain, agent=agent, optimizer=optimizer, epoch=epoch,
-                         global_step=global_step, device=device, stats=stats)
+        rank_rngs = group.gather(ckpt.rng_state(device)) if group.distributed else None
+        if group.main:  # the ranks' weights are identical: one file, with every rank's RNG states
+            ckpt.save(path, env=env, config=plain, agent=agent, optimizer=optimizer, epoch=epoch,
+                      global_step=global_step, device=device, stats=stats, rank_rngs=rank_rngs)
+        return path
 
     def stopped(problem: str, advice: str) -> TrainingError:
         if writer is not None:
@@ -485,7 +502,8 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
             while epoch < total_epochs:
                 if needs_reset:
                     # Deterministic env states at (re)start and after checkpoints: exact resume.
-                    vec.async_reset(t.seed + epoch * max(1, getattr(vec, "num_envs", 1)))
+                    vec.async_reset(t.seed + distributed.seed_offset(group.rank, group.world_size, epoch,
+                                                                     getattr(vec, "num_envs", 1)))
                     actor.reset_state()
                     exp.forget_agents()
                     needs_reset = False
@@ -497,8 +515,8 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                     raise stopped(f"env {env!r} wrote NaN or infinite values into its {e.buffer} buffer (agent "
                                   f"rows {shown}) in epoch {epoch + 1} (step {global_step})",
                                   f"Fix the env's {e.buffer}: the policy cannot learn from them") from None
-                global_step += batch_size
-                stats = vec.log()
+                global_step += batch_size * group.world_size
+                stats = group.merge_stats(vec.log(), vec.log_fields)
                 window.add(stats)
 
                 t0 = time.perf_counter()
@@ -545,9 +563,10 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                 stop = False
                 if callback is not None:
                     stop = bool(callback({"epoch": epoch, "global_step": global_step, "episodes": stats,
-                                          "losses": losses, "sps": sps, "elapsed": elapsed}))
+                                          "losses": losses, "sps": sps, "elapsed": elapsed, "agent": agent,
+                                          "rank": group.rank}))
                 interrupted = sigint["stop"]
-                stop = stop or interrupted or target_time is not None
+                stop = group.any(stop or interrupted or target_time is not None)  # every rank stops together
                 if epoch % t.checkpoint_interval == 0 and epoch < total_epochs and not stop:
                     last_ckpt = save(snapshot_stats)
                     needs_reset = True
@@ -569,8 +588,14 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
               "target_time": target_time, "target_steps": target_steps, "timers": dict(timers)}
     result["eval"] = {}
     if t.eval_episodes and not interrupted:
-        result["eval"] = run_episodes(vec, agent, device, t.eval_episodes, seed=t.seed + 1_000_003,
-                                      deterministic=t.eval_deterministic)
+        ev = run_episodes(vec, agent, device, t.eval_episodes, seed=t.seed + 1_000_003 + group.rank * 1_000_003,
+                          deterministic=t.eval_deterministic)
+        result["eval"] = group.merge_stats(ev, vec.log_fields)
+    if group.distributed:
+        result["world_size"] = group.world_size
+        if not group.weights_agree(agent):
+            raise TrainingError("the ranks of this data-parallel run ended with different weights, which "
+                                "averaged gradients cannot produce: a bug, please report it")
     source = result["eval"] or result["train"]
     result["score"] = source.get("score", source.get("episode_return", float("nan")))
     if writer is not None:

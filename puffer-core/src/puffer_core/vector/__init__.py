@@ -17,7 +17,7 @@ from .. import validate
 from ..errors import ConfigError
 from ..registry import EnvSpec, get_spec
 
-BACKENDS = ("serial", "threads", "multiprocessing")
+BACKENDS = ("serial", "threads", "multiprocessing", "ray")
 
 
 def resolve(env, env_kwargs: dict | None) -> tuple[Callable, dict]:
@@ -36,7 +36,7 @@ def make(env, backend: str = "serial", num_envs: int = 1, num_workers: int | Non
          batch_size: int | None = None, seed: int | None = None, env_kwargs: dict | None = None,
          **backend_kwargs):
     """Make `num_envs` env objects run by `backend`. `batch_size` (envs per recv) and `num_workers`
-    apply to the threads and multiprocessing backends. `seed` seeds the first reset() called
+    apply to the threads, multiprocessing and ray backends. `seed` seeds the first reset() called
     without one."""
     if backend not in BACKENDS:
         close = difflib.get_close_matches(str(backend), BACKENDS, n=1)
@@ -61,6 +61,11 @@ def make(env, backend: str = "serial", num_envs: int = 1, num_workers: int | Non
 
         return Threads(creator, num_envs, kwargs, num_workers=num_workers, batch_size=batch_size,
                        seed=seed, **backend_kwargs)
+    if backend == "ray":  # Ray is imported only here: an optional extra (puffer-core[ray])
+        from .ray import Ray
+
+        return Ray(creator, num_envs, kwargs, num_workers=num_workers, batch_size=batch_size, seed=seed,
+                   **backend_kwargs)
     from .multiprocessing import Multiprocessing
 
     return Multiprocessing(creator, num_envs, kwargs, num_workers=num_workers, batch_size=batch_size,

@@ -1,0 +1,180 @@
+"""The Ray backend on a real two-node Ray cluster (ray.cluster_utils: a head and a second raylet, each a
+set of real processes on this machine): serial's trajectories for a C env and an emulated Gymnasium
+env, EnvPool-style async batches, and dead actors or nodes reported as WorkerError with no actor left."""
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import puffer_core
+import pytest
+from puffer_core import ActionError, WorkerError
+
+ray = pytest.importorskip("ray", reason="the Ray backend's tests need puffer-core[ray]")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+HERE = Path(__file__).resolve().parent
+from numpy_cartpole import NumpyCartPole  # noqa: E402  (conftest puts examples/ on sys.path)
+from same_as_serial import assert_c_cartpole_matches_serial, assert_same_step  # noqa: E402
+from slow_env import Slow  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head node and a worker node with one CPU each; actors import test envs through PYTHONPATH.
+    Fast health checks, so a removed node is declared dead within seconds."""
+    cluster = Cluster(initialize_head=True, connect=False, head_node_args={
+        "num_cpus": 1, "include_dashboard": False,
+        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4,
+                           "health_check_initial_delay_ms": 0}})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    path = os.pathsep.join([str(HERE.parents[1] / "examples"), str(HERE), *sys.path])
+    ray.init(address=cluster.address, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def make(creator=NumpyCartPole, num_envs=4, num_workers=2, env_kwargs=None, **kw):
+    kw.setdefault("actor_options", {"num_cpus": 0.25})
+    return puffer_core.vector.make(creator, backend="ray", num_envs=num_envs, num_workers=num_workers,
+                                   env_kwargs={"num_envs": 3, **(env_kwargs or {})}, **kw)
+
+
+def actors_alive(names) -> list[str]:
+    alive = []
+    for name in names:
+        try:
+            ray.get_actor(name)
+        except ValueError:
+            continue
+        alive.append(name)
+    return alive
+
+
+def test_actors_spread_over_both_nodes_and_give_serial_trajectories(cluster):
+    serial = puffer_core.vector.make(NumpyCartPole, num_envs=4, env_kwargs={"num_envs": 3}, seed=11)
+    with make(seed=11, actor_options={"num_cpus": 1}) as vec:  # 1 CPU each: one actor per node
+        assert len(set(vec.node_ids)) == 2
+        np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
+        rng = np.random.default_rng(0)
+        for _ in range(100):
+            actions = rng.integers(0, 2, vec.num_agents)
+            assert_same_step(vec.step(actions), serial.step(actions))
+        logs = vec.log()
+        assert logs == serial.log() and logs["n"] > 5
+        np.testing.assert_array_equal(vec.reset(seed=5)[0], serial.reset(seed=5)[0])
+        with pytest.raises(ActionError, match="shape"):  # checked here, before anything is sent
+            vec.step(np.zeros(11, np.int32))
+        names = vec.actor_names
+    assert actors_alive(names) == []
+
+
+def test_c_cartpole_gives_serial_trajectories(cluster):
+    assert_c_cartpole_matches_serial("ray", num_workers=2, steps=100)
+
+
+def test_emulated_gymnasium_cartpole_gives_serial_trajectories(cluster):
+    serial = puffer_core.vector.make("gym:CartPole-v1", num_envs=4, seed=2)
+    with puffer_core.vector.make("gym:CartPole-v1", backend="ray", num_envs=4, num_workers=2, seed=2,
+                                 actor_options={"num_cpus": 0.25}) as vec:
+        np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
+        rng = np.random.default_rng(1)
+        for _ in range(100):
+            actions = rng.integers(0, 2, 4)
+            assert_same_step(vec.step(actions), serial.step(actions))
+        assert vec.log() == serial.log()
+
+
+def test_async_batches_match_serial_per_env(cluster):
+    """recv returns the first 2 of 4 actors to finish (env 1 is slow); each env's trajectory still
+    equals a single env's with seed + i."""
+    seed, per_env = 3, 2
+    refs = [NumpyCartPole(num_envs=per_env) for _ in range(4)]
+    for i, env in enumerate(refs):
+        env.reset(seed + i)
+    rngs = [np.random.default_rng(100 + i) for i in range(4)]
+    batches = set()
+    with make(Slow, num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": per_env}, seed=seed) as vec:
+        vec.async_reset()
+        for _ in range(12):
+            obs, rewards, terminals, truncations, infos, ids, masks = vec.recv()
+            envs = ids[::per_env] // per_env
+            batches.add(tuple(envs))
+            actions = []
+            for j, e in enumerate(envs):
+                rows = slice(j * per_env, (j + 1) * per_env)
+                np.testing.assert_array_equal(obs[rows], refs[e].observations)
+                np.testing.assert_array_equal(rewards[rows], refs[e].rewards)
+                actions.append(rngs[e].integers(0, 2, per_env))
+                refs[e].step(actions[-1])
+            vec.send(np.concatenate(actions))
+    assert len(batches) > 1, "with env 1 slow, batches should not always be the same two actors"
+
+
+def test_a_killed_actor_is_a_worker_error_within_seconds_and_nothing_is_left(cluster):
+    vec = make(seed=0)
+    vec.reset()
+    names = vec.actor_names
+    os.kill(vec.pids[1], signal.SIGKILL)
+    start = time.monotonic()
+    with pytest.raises(WorkerError, match=r"actor 1 \(envs 2\.\.3.*pid \d+ on node \w+ died during step"):
+        vec.step(np.zeros(12, np.int32))
+    assert time.monotonic() - start < 10
+    with pytest.raises(puffer_core.PufferError, match="cannot be used"):
+        vec.step(np.zeros(12, np.int32))
+    vec.close()
+    assert actors_alive(names) == []
+
+
+class Raises(NumpyCartPole):
+    """Fails on its third step, only inside an actor (the caller's probe gets no buffers)."""
+
+    def __init__(self, num_envs=1, buffers=None):
+        self.in_actor, self.count = buffers is not None, 0
+        super().__init__(num_envs=num_envs, buffers=buffers)
+
+    def _step(self):
+        self.count += 1
+        if self.in_actor and self.count == 3:
+            raise RuntimeError("env failed on purpose")
+        super()._step()
+
+
+def test_an_env_that_raises_surfaces_its_traceback(cluster):
+    import importlib
+
+    creator = importlib.import_module(Path(__file__).stem).Raises  # importable by name in the actors too
+    vec = make(creator, seed=0)
+    vec.reset()
+    vec.step(np.zeros(12, np.int32))
+    vec.step(np.zeros(12, np.int32))
+    with pytest.raises(WorkerError, match=r"(?s)actor \d .*raised during step.*env failed on purpose") as error:
+        vec.step(np.zeros(12, np.int32))
+    assert "\x1b[" not in str(error.value)  # Ray's terminal colours are stripped
+    names = vec.actor_names
+    vec.close()
+    assert actors_alive(names) == []
+
+
+def test_a_removed_node_is_reported(cluster):
+    node = cluster.add_node(num_cpus=1, resources={"doomed": 1})
+    cluster.wait_for_nodes()
+    vec = make(seed=0, num_workers=2, actor_options={"num_cpus": 0, "resources": {"doomed": 0.5}})
+    try:
+        vec.reset()
+        assert len(set(vec.node_ids)) == 1
+        cluster.remove_node(node, allow_graceful=False)
+        start = time.monotonic()
+        with pytest.raises(WorkerError, match="on node .* died during"):
+            while time.monotonic() - start < 30:
+                vec.step(np.zeros(12, np.int32))
+        assert time.monotonic() - start < 30
+    finally:
+        vec.close()
