@@ -168,7 +168,7 @@ def verify(library: Path) -> str | None:
         record = json.loads(manifest_path(library).read_text())
         size, digest = int(record["size"]), str(record["sha256"])
     except FileNotFoundError:
-        return "its manifest is missing (an older SDK built it, or it is damaged)"
+        return "it has no manifest; an older puffer-envs may have built it"
     except (OSError, ValueError, KeyError, TypeError) as e:
         return f"its manifest is unreadable ({e})"
     try:
