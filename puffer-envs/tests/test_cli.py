@@ -42,13 +42,18 @@ def registered(monkeypatch):
     registry._registry = None
 
 
-def test_list_shows_envs_and_broken_plugins(registered, capsys):
+def test_list_shows_envs_and_broken_plugins(registered, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PUFFER_CACHE_DIR", str(tmp_path))  # an empty cache: spin.h is not built yet
     assert cli.main(["list"]) == 0
     out, err = capsys.readouterr()
-    assert out.splitlines()[0].split() == ["name", "version", "distribution", "description"]
+    assert out.splitlines()[0].split() == ["name", "version", "distribution", "extension", "description"]
     line = next(line for line in out.splitlines() if line.startswith("cli-spin"))
-    assert line.split()[:4] == ["cli-spin", "9.9", "<in-process>", "spins"]
+    assert line.split()[:5] == ["cli-spin", "9.9", "<in-process>", "compile-on-first-use", "spins"]
     assert "BROKEN: plugin no_such_module_for_puffer_tests.plugin failed to load: ModuleNotFoundError" in err
+    Spin.build()
+    assert cli.main(["list"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("cli-spin"))
+    assert line.split()[3] == "cache"
 
 
 def test_list_shows_name_conflicts(registered, capsys):

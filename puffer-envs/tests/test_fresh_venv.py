@@ -1,5 +1,6 @@
-"""Installing as a user does, into a brand-new venv (no system site-packages): the plugin ships its
-C header as package data and the SDK compiles it on first use, so no package needs a build step."""
+"""Installing as a user does, into a brand-new venv (no system site-packages), from source folders: each
+C plugin's wheel is built in isolation against the SDK (its build requirement, found in a wheelhouse
+through --find-links since no index has it) and carries its compiled env."""
 
 import os
 import subprocess
@@ -27,14 +28,25 @@ print("ok", stats)
 """
 
 
+@pytest.fixture(scope="module")
+def sdk_wheels(tmp_path_factory):
+    """puffer-core and puffer-envs wheels: what a C plugin's isolated build installs (as `nox` does)."""
+    wheelhouse = tmp_path_factory.mktemp("sdk-wheels")
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheelhouse),
+                           str(ROOT / "puffer-core"), str(ROOT / "puffer-envs")], capture_output=True, text=True,
+                          timeout=280)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return ["--find-links", str(wheelhouse)]
+
+
 @pytest.mark.slow
-def test_pip_install_into_a_fresh_venv_then_make_and_step(tmp_path):
+def test_pip_install_into_a_fresh_venv_then_make_and_step(tmp_path, sdk_wheels):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
     # The running pip installs into the new venv (--python): the venv sees nothing of ours.
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", *sdk_wheels,
                               *[str(ROOT / p) for p in PACKAGES]], capture_output=True, text=True, timeout=280)
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     env = {**os.environ, "PUFFER_CACHE_DIR": str(tmp_path / "cache")}
@@ -65,7 +77,7 @@ print(" ".join(names))
 
 
 @pytest.mark.slow
-def test_every_plugin_installs_alone_with_only_core_and_sdk(tmp_path):
+def test_every_plugin_installs_alone_with_only_core_and_sdk(tmp_path, sdk_wheels):
     """Each plugin in a venv that holds puffer-core, puffer-envs and that plugin only: nothing it
     needs may come from another plugin."""
     venv = tmp_path / "venv"
@@ -84,7 +96,7 @@ def test_every_plugin_installs_alone_with_only_core_and_sdk(tmp_path):
     plugins = sorted(p for p in (ROOT / "plugins").glob("puffer-envs-*") if (p / "pyproject.toml").exists())
     assert len(plugins) >= 8
     for plugin in plugins:
-        run([*pip, "install", "-q", str(plugin)], 280)
+        run([*pip, "install", "-q", *sdk_wheels, str(plugin)], 280)
         stepped = run([python, "-c", STEP_EVERY_ENV], 280).split()
         listed = [line.split()[0] for line in run([str(venv / "bin" / "puffer-envs"), "list"], 60).splitlines()[1:]]
         assert listed == stepped, f"{plugin.name}: list shows {listed}, the plugin registers {stepped}"

@@ -1,6 +1,7 @@
 """`puffer-envs`: list installed envs, start a new env plugin, precompile C envs, play an env.
 
-    puffer-envs list                      # name, version, distribution, description (+ broken plugins)
+    puffer-envs list                      # name, version, distribution, extension (prebuilt or cache),
+                                          # description (+ broken plugins)
     puffer-envs new mygame [-o DIR]       # a complete plugin package from the template
     puffer-envs build [names...]          # compile C envs into the cache now (e.g. in a Docker image)
     puffer-envs play pong [--fps N ...]   # play with the keyboard (raylib)
@@ -18,12 +19,13 @@ def cmd_list(args) -> int:
 
     reg = registry.registry()
     specs = sorted(reg.specs.values(), key=lambda s: s.name)
-    rows = [(s.name, s.version, s.distribution, s.description) for s in specs]
+    rows = [(s.name, s.version, s.distribution, extension_source(s), s.description) for s in specs]
     if rows:
-        widths = [max(len(str(r[i])) for r in [("name", "version", "distribution", ""), *rows]) for i in range(3)]
-        print(f"{'name':<{widths[0]}}  {'version':<{widths[1]}}  {'distribution':<{widths[2]}}  description")
+        head = ("name", "version", "distribution", "extension")
+        widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+        print("  ".join(f"{h:<{w}}" for h, w in zip(head, widths)) + "  description")
         for row in rows:
-            print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+            print("  ".join(f"{c:<{w}}" for c, w in zip(row, widths)) + f"  {row[-1]}")
     else:
         print("no env plugins installed (pip install puffer-envs-cartpole, or puffer-envs new <name>)")
     for name, dists in sorted(reg.conflicts.items()):
@@ -31,6 +33,24 @@ def cmd_list(args) -> int:
     for dist, error in sorted(reg.broken.items()):
         print(f"BROKEN: plugin {dist} failed to load: {error.splitlines()[0]}", file=sys.stderr)
     return 0
+
+
+def extension_source(spec) -> str:
+    """Where a C env's library comes from now: `prebuilt` (the wheel's extension matches the header),
+    `cache` (compiled into the build cache) or `compile-on-first-use`; `-` for envs that are not C."""
+    from . import build
+    from .cenv import CEnv
+
+    try:
+        cls = spec.factory()
+        if not (isinstance(cls, type) and issubclass(cls, CEnv)):
+            return "-"
+        where = build.locate(cls.header_path(), cls.struct)
+    except Exception as e:  # listing must not fail on one env: say what is wrong instead
+        return f"?:{type(e).__name__}"
+    if where.prebuilt:
+        return "prebuilt"
+    return "cache" if where.path.exists() else "compile-on-first-use"
 
 
 def cmd_new(args) -> int:
