@@ -57,7 +57,7 @@ def rows(quick: bool) -> list[harness.Row]:
             sys.path.insert(0, path)
     from sleepy_env import Sleepy
 
-    path = os.pathsep.join([str(HERE), str(EXAMPLES), *sys.path])
+    path = os.pathsep.join([str(HERE), str(EXAMPLES)])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": path}})
     try:

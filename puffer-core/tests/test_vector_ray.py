@@ -34,7 +34,9 @@ def cluster():
                            "health_check_initial_delay_ms": 0}})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
-    path = os.pathsep.join([str(HERE.parents[1] / "examples"), str(HERE), *sys.path])
+    # Only the folders of the test envs: the rest of this process's sys.path (pytest's, setuptools'
+    # vendored packages) would shadow what Ray's workers import at start.
+    path = os.pathsep.join([str(HERE.parents[1] / "examples"), str(HERE)])
     ray.init(address=cluster.address, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
     yield cluster
     ray.shutdown()
