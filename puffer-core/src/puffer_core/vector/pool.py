@@ -92,7 +92,7 @@ class Pool(PufferEnv):
     worker_name = "worker"  # "thread" in the threads backend, for messages
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None, batch_size: int | None,
-                 seed: int | None, timeout: float | None, spin: float | None):
+                 seed: int | None, timeout: float | None, spin: float | None, final_observations: bool = False):
         if num_workers is None:  # as many as cores (and as divide num_envs)
             num_workers = default_workers(num_envs, usable_cores())
         if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1:
@@ -132,6 +132,7 @@ class Pool(PufferEnv):
         self.num_agents = num_envs * self.agents_per_env
         self.timeout = timeout
         self.seed = seed
+        self.keeps_final_observations = bool(final_observations)  # a final_observations buffer, in every worker
         # Sync mode: the caller steps group 0 itself. Async: recv must not block on stepping, so it doesn't.
         self._inline = 0 if self.batch_workers == num_workers else None
         # Spin only where every busy thread or process (the caller included) has a core of its own:
@@ -148,7 +149,8 @@ class Pool(PufferEnv):
 
     # -- for subclasses -------------------------------------------------------------------------
     def _allocate(self) -> buf.Buffers:
-        return buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents)
+        return buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents,
+                            final_observations=self.keeps_final_observations)
 
     def _signal(self, workers, command: bytes, arg=None) -> None:
         """Start `command` on `workers` without waiting."""
