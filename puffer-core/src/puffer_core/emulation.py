@@ -239,6 +239,8 @@ class GymnasiumPufferEnv(PufferEnv):
     `original_observation_space` / `original_action_space` are its spaces before flattening.
     """
 
+    supports_final_observations = True
+
     def __init__(self, env_creator, buffers=None, final_observations: bool = False):
         self.env = _make(env_creator, "gymnasium.Env", lambda e: isinstance(e, gymnasium.Env))
         self.original_observation_space = self.env.observation_space
@@ -331,6 +333,8 @@ class PettingZooPufferEnv(PufferEnv):
     terminals, and writes the new episode's first observations. Every agent must share one observation
     space and one action space. `log()` averages over finished agent-episodes.
     """
+
+    supports_final_observations = True
 
     def __init__(self, env_creator, buffers=None, final_observations: bool = False):
         self.env = _make(env_creator, "PettingZoo ParallelEnv", _is_parallel_env)

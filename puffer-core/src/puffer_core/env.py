@@ -33,10 +33,18 @@ class PufferEnv:
     log_fields: tuple[str, ...] = ("episode_return", "episode_length", "n")
     # True when _step runs without holding the GIL (C loops): the threads backend requires it.
     releases_gil: bool = False
+    # True when _step writes final observations (when asked): a class that does not is refused them
+    # rather than leaving the buffer stale.
+    supports_final_observations: bool = False
     render_mode: str | None = None
 
     def __init__(self, buffers: buf.Buffers | None = None, final_observations: bool = False):
         obs_space, act_space = self.single_observation_space, self.single_action_space
+        wants_final = final_observations or getattr(buffers, "final_observations", None) is not None
+        if wants_final and not self.supports_final_observations:
+            raise ConfigError(f"{type(self).__name__} does not keep final observations (its _step does not write "
+                              "them): leave final_observations off, or write them in _step and set "
+                              "supports_final_observations = True")
         if buffers is None:
             buffers = buf.allocate(obs_space, act_space, self.num_agents, final_observations=final_observations)
         else:

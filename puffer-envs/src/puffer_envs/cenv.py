@@ -73,6 +73,7 @@ class CEnv(PufferEnv):
     config: dict = {}
     renderer = None  # a Renderer class or "module:Class"; made on the first render()
     releases_gil = True
+    supports_final_observations = True  # through the optional struct member (puffer.h)
 
     # -- what subclasses provide ----------------------------------------------------------------
     @classmethod

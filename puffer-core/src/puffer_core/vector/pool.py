@@ -90,6 +90,7 @@ def default_workers(num_envs: int, limit: int) -> int:
 
 class Pool(PufferEnv):
     worker_name = "worker"  # "thread" in the threads backend, for messages
+    supports_final_observations = True  # each env gets its rows of the buffer and checks for itself
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None, batch_size: int | None,
                  seed: int | None, timeout: float | None, spin: float | None, final_observations: bool = False):

@@ -14,6 +14,8 @@ def probe(creator, kwargs) -> PufferEnv:
 
 
 class Serial(PufferEnv):
+    supports_final_observations = True  # each env gets its rows of the buffer and checks for itself
+
     def __init__(self, creator, num_envs: int, env_kwargs: dict, seed: int | None = None,
                  final_observations: bool = False):
         first = probe(creator, env_kwargs)
