@@ -65,9 +65,10 @@ def sb3_rows(quick: bool) -> list[Row]:
         return []
     torch.set_num_threads(1)
     out = []
-    for name, make in (("SB3 PPO on Puffer C cartpole (PufferVecEnv)", lambda: PufferVecEnv.make("cartpole", num_envs=8)),
-                       ("SB3 PPO on Gymnasium CartPole-v1 (DummyVecEnv)",
-                        lambda: make_vec_env(lambda: gym.make("CartPole-v1"), n_envs=8, seed=0))):
+    makers = (("SB3 PPO on Puffer C cartpole (PufferVecEnv)", lambda: PufferVecEnv.make("cartpole", num_envs=8)),
+              ("SB3 PPO on Gymnasium CartPole-v1 (DummyVecEnv)",
+               lambda: make_vec_env(lambda: gym.make("CartPole-v1"), n_envs=8, seed=0)))
+    for name, make in makers:
         result = sb3_ppo(make(), quick, max_seconds=120 if quick else 600)
         out.append(Row("interop: SB3 PPO cartpole, training SPS", name, 8, 1, result["sps"], [result["sps"]],
                        f"{result['steps']:,} steps (rl-zoo: 8 envs x 32, 20 epochs, seed 0)"))

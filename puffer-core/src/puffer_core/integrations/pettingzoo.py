@@ -27,7 +27,8 @@ from ..errors import ActionError, ConfigError
 try:
     from pettingzoo import ParallelEnv
 except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError("puffer_core.integrations.pettingzoo needs PettingZoo: pip install 'puffer-core[pettingzoo]'") from e
+    raise ImportError("puffer_core.integrations.pettingzoo needs PettingZoo: "
+                      "pip install 'puffer-core[pettingzoo]'") from e
 
 
 class ParallelEnvAdapter(ParallelEnv):
