@@ -33,7 +33,7 @@ def test_sb3_infos_terminal_observation_truncation_and_episode():
             if not dones[i]:
                 assert infos[i] == {}
                 continue
-            truth.state = previous[i].astype(np.float64)
+            truth.state, truth.steps_beyond_terminated = previous[i].astype(np.float64), None
             final, *_ = truth.step(int(actions[i]))
             np.testing.assert_allclose(infos[i]["terminal_observation"], final, rtol=1e-5, atol=1e-5)
             episode = infos[i]["episode"]
