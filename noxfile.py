@@ -15,7 +15,7 @@ nox.options.sessions = ["lint", "tests"]
 PYTHON = "3.11"
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
 
-CORE = ["./puffer-core[pettingzoo,ray]"]
+CORE = ["./puffer-core[pettingzoo,ray,sb3]"]
 ENVS = ["./puffer-envs[render,template]"]
 TRAIN = ["./puffer-train"]
 

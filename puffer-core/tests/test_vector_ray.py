@@ -180,3 +180,23 @@ def test_a_removed_node_is_reported(cluster):
         assert time.monotonic() - start < 30
     finally:
         vec.close()
+
+
+def test_final_observations_come_back_from_the_actors(cluster):
+    """Emulated CartPole-v1 with a short time limit: the final observations equal the serial backend's."""
+    from puffer_core.emulation import make_gymnasium
+
+    kwargs = {"env_kwargs": {"env_id": "CartPole-v1", "max_episode_steps": 9}, "seed": 4, "final_observations": True}
+    serial = puffer_core.vector.make(make_gymnasium, num_envs=4, **kwargs)
+    with puffer_core.vector.make(make_gymnasium, backend="ray", num_envs=4, num_workers=2,
+                                 actor_options={"num_cpus": 0.25}, **kwargs) as vec:
+        vec.reset()
+        serial.reset()
+        ended = 0
+        for _ in range(30):
+            actions = np.zeros(4, np.int64)
+            assert_same_step(vec.step(actions), serial.step(actions))
+            done = np.flatnonzero(vec.truncations | vec.terminals)
+            np.testing.assert_array_equal(vec.final_observations[done], serial.final_observations[done])
+            ended += len(done)
+        assert ended >= 4

@@ -61,7 +61,8 @@ def test_config_reaches_every_struct_before_c_init():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"levle": 1}, r"Tricky has no config kwarg 'levle'. Did you mean 'level'\? Valid kwargs: num_envs=1, "
-                   r"render_mode=None, buffers=None, level=3 \(int\), gravity=9.8 \(float\), flag=1 "
+                   r"render_mode=None, buffers=None, final_observations=False, level=3 \(int\), gravity=9.8 "
+                   r"\(float\), flag=1 "
                    r"\(unsigned char\)"),
     ({"level": 2.0}, r"config kwarg level=2.0 \(float\) must be an integer: the field is `int level`"),
     ({"level": "3"}, r"level='3' \(str\) must be an integer"),

@@ -251,7 +251,9 @@ class GymnasiumPufferEnv(PufferEnv):
     `original_observation_space` / `original_action_space` are its spaces before flattening.
     """
 
-    def __init__(self, env_creator, buffers=None):
+    supports_final_observations = True
+
+    def __init__(self, env_creator, buffers=None, final_observations: bool = False):
         self.env = _make(env_creator, "gymnasium.Env", lambda e: isinstance(e, gymnasium.Env))
         self.original_observation_space = self.env.observation_space
         self.original_action_space = self.env.action_space
@@ -259,9 +261,11 @@ class GymnasiumPufferEnv(PufferEnv):
         self.single_action_space = flat_action_space(self.original_action_space)
         self.num_agents = 1
         self.render_mode = getattr(self.env, "render_mode", None)
-        super().__init__(buffers)
+        super().__init__(buffers, final_observations)
         # Bound once: the step below is the hot path of every emulated env.
         self._write = _ObsWriter(self.original_observation_space, self.observations[0, ...]).write
+        self._write_final = (None if self.final_observations is None else
+                             _ObsWriter(self.original_observation_space, self.final_observations[0, ...]).write)
         self._action = _action_reader(self.original_action_space, self.actions[0, ...])
         self._env_step, self._env_reset = self.env.step, self.env.reset
         self.stats = LogAccumulator(self.log_fields)
@@ -299,6 +303,8 @@ class GymnasiumPufferEnv(PufferEnv):
             self._sum_return += self._return
             self._sum_length += self._length
             self._return, self._length = 0.0, 0
+            if self._write_final is not None:
+                self._write_final(obs)
             obs, _ = self._env_reset()
         self._write(obs)
 
@@ -316,7 +322,7 @@ class GymnasiumPufferEnv(PufferEnv):
         self.env.close()
 
 
-def make_gymnasium(env_id: str, buffers=None, **kwargs) -> GymnasiumPufferEnv:
+def make_gymnasium(env_id: str, buffers=None, final_observations: bool = False, **kwargs) -> GymnasiumPufferEnv:
     """`gymnasium.make(env_id, **kwargs)` as a PufferEnv: what `puffer_core.make("gym:<id>")` calls."""
     def create():
         try:
@@ -327,7 +333,7 @@ def make_gymnasium(env_id: str, buffers=None, **kwargs) -> GymnasiumPufferEnv:
             raise ConfigError(f"gymnasium.make({env_id!r}) rejected the kwargs {', '.join(map(repr, kwargs))}: "
                               f"{str(e).splitlines()[0]}") from e
 
-    return GymnasiumPufferEnv(create, buffers=buffers)
+    return GymnasiumPufferEnv(create, buffers=buffers, final_observations=final_observations)
 
 
 # -- PettingZoo -> PufferEnv -----------------------------------------------------------------------
@@ -347,7 +353,9 @@ class PettingZooPufferEnv(PufferEnv):
     space and one action space. `log()` averages over finished agent-episodes.
     """
 
-    def __init__(self, env_creator, buffers=None):
+    supports_final_observations = True
+
+    def __init__(self, env_creator, buffers=None, final_observations: bool = False):
         self.env = _make(env_creator, "PettingZoo ParallelEnv", _is_parallel_env)
         self.possible_agents = list(self.env.possible_agents)
         if not self.possible_agents:
@@ -365,10 +373,13 @@ class PettingZooPufferEnv(PufferEnv):
         self.single_action_space = flat_action_space(self.original_action_space)
         self.num_agents = len(self.possible_agents)
         self.render_mode = getattr(self.env, "render_mode", None)
-        super().__init__(buffers)
+        super().__init__(buffers, final_observations)
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
         self._writers = [_ObsWriter(self.original_observation_space, self.observations[i, ...]).write
                          for i in range(self.num_agents)]
+        self._final_writers = (None if self.final_observations is None else
+                               [_ObsWriter(self.original_observation_space, self.final_observations[i, ...]).write
+                                for i in range(self.num_agents)])
         self._actions = [_action_reader(self.original_action_space, self.actions[i, ...])
                          for i in range(self.num_agents)]
         self.stats = LogAccumulator(self.log_fields)
@@ -420,6 +431,8 @@ class PettingZooPufferEnv(PufferEnv):
                 self._returns[i] += reward
                 self._lengths[i] += 1
                 if terminated or truncated:
+                    if self._final_writers is not None and agent in obs:
+                        self._final_writers[i](obs[agent])
                     self.stats.add(1, episode_return=self._returns[i], episode_length=self._lengths[i])
                     self._returns[i] = 0
                     self._lengths[i] = 0
@@ -452,8 +465,10 @@ class VectorEnvAdapter(gymnasium.vector.VectorEnv):
     with `num_envs = num_agents`.
 
     Auto-reset is Gymnasium's SAME_STEP mode (metadata["autoreset_mode"]): the step that ends an episode
-    returns the new episode's first observation. Unlike Gymnasium's own vector envs, infos carry no
-    "final_obs": Puffer envs do not keep the last observation of an episode. Terminations and truncations
+    returns the new episode's first observation. When the env keeps final observations (made with
+    `final_observations=True`), infos carry them as Gymnasium's SAME_STEP vector envs do:
+    `infos["final_obs"]` is an object array with the last observation of each row that ended this step
+    (None elsewhere) and `infos["_final_obs"]` the bool mask of those rows. Terminations and truncations
     are bool arrays, rewards float32. With `copy=True` (the default, as in SyncVectorEnv) the returned
     arrays are copies; `copy=False` returns the env's live buffers, which the next step overwrites.
     `reset(seed=s)` seeds agent row i's env with s + i (Puffer's convention, the same as Gymnasium's);
@@ -486,7 +501,16 @@ class VectorEnvAdapter(gymnasium.vector.VectorEnv):
         obs, rewards, terminals, truncations, infos = self.env.step(actions)
         if self.copy:
             obs, rewards = obs.copy(), rewards.copy()
-        return obs, rewards, terminals.astype(bool), truncations.astype(bool), dict(infos)
+        terminals, truncations, infos = terminals.astype(bool), truncations.astype(bool), dict(infos)
+        final = getattr(self.env, "final_observations", None)
+        if final is not None:
+            ended = terminals | truncations
+            if ended.any():
+                rows = np.full(self.num_envs, None, dtype=object)
+                for i in np.flatnonzero(ended):
+                    rows[i] = final[i].copy()
+                infos["final_obs"], infos["_final_obs"] = rows, ended
+        return obs, rewards, terminals, truncations, infos
 
     def render(self):
         return self.env.render()

@@ -7,6 +7,7 @@ from gymnasium import spaces
 
 from . import buffers as buf
 from . import logs, validate
+from .errors import ConfigError
 from .spaces import check_actions
 
 
@@ -18,6 +19,12 @@ class PufferEnv:
     `self.actions` and write the other buffers in place (auto-resetting finished episodes).
     Episode statistics follow the log ABI: `log_fields` names a Log row (with `n` last) and
     `pop_log_sums()` returns the summed row and zeroes it.
+
+    Final observations are opt-in: with `final_observations=True` (or buffers that have that buffer)
+    `self.final_observations` is an array shaped like `observations` into which `_step` writes the last
+    observation of every episode that ends on that step, in the rows whose terminal or truncation it
+    sets (before the auto-reset writes the new episode's first observation into `observations`). When
+    off, it is None and costs nothing.
     """
 
     single_observation_space: spaces.Space
@@ -26,17 +33,29 @@ class PufferEnv:
     log_fields: tuple[str, ...] = ("episode_return", "episode_length", "n")
     # True when _step runs without holding the GIL (C loops): the threads backend requires it.
     releases_gil: bool = False
+    # True when _step writes final observations (when asked): a class that does not is refused them
+    # rather than leaving the buffer stale.
+    supports_final_observations: bool = False
     render_mode: str | None = None
     # reset(seed=s) seeds s .. s + seeds_per_reset - 1 (vector backends: one per env object), all in the
     # range of puffer_core.validate.seed.
     seeds_per_reset: int = 1
 
-    def __init__(self, buffers: buf.Buffers | None = None):
+    def __init__(self, buffers: buf.Buffers | None = None, final_observations: bool = False):
         obs_space, act_space = self.single_observation_space, self.single_action_space
+        wants_final = final_observations or getattr(buffers, "final_observations", None) is not None
+        if wants_final and not self.supports_final_observations:
+            raise ConfigError(f"{type(self).__name__} does not keep final observations (its _step does not write "
+                              "them): leave final_observations off, or write them in _step and set "
+                              "supports_final_observations = True")
         if buffers is None:
-            buffers = buf.allocate(obs_space, act_space, self.num_agents)
+            buffers = buf.allocate(obs_space, act_space, self.num_agents, final_observations=final_observations)
         else:
             buf.check(buffers, obs_space, act_space, self.num_agents)
+            if final_observations and buffers.final_observations is None:
+                raise ConfigError(f"{type(self).__name__} was asked for final_observations but handed buffers "
+                                  "without that buffer: ask the vector backend for them instead "
+                                  "(puffer_core.vector.make(..., final_observations=True))")
         self.buffers = buffers
         self.observations = buffers.observations
         self.actions = buffers.actions
@@ -44,6 +63,7 @@ class PufferEnv:
         self.terminals = buffers.terminals
         self.truncations = buffers.truncations
         self.masks = buffers.masks
+        self.final_observations = buffers.final_observations
         self.infos: dict = {}
         logs.check_fields(self.log_fields)
 

@@ -33,12 +33,12 @@ from puffer_core.errors import ConfigError, PufferError, SpaceError, StateError
 from . import build
 from .cdef import HeaderError
 
-RESERVED_KWARGS = {"num_envs": 1, "render_mode": None, "buffers": None}
+RESERVED_KWARGS = {"num_envs": 1, "render_mode": None, "buffers": None, "final_observations": False}
 RENDER_MODES = (None, "human", "rgb_array")
 C_INT_MAX = 2**31 - 1
 # Struct members the SDK points at buffer rows: (buffer, required).
 BUFFER_MEMBERS = (("observations", True), ("actions", True), ("rewards", True), ("terminals", True),
-                  ("truncations", True), ("masks", False))
+                  ("truncations", True), ("masks", False), ("final_observations", False))
 C_SPELLING = {"uint8": "unsigned char", "int8": "char", "int16": "short", "int32": "int", "float32": "float",
               "float64": "double", "uint16": "unsigned short", "uint32": "unsigned int", "int64": "int64_t",
               "uint64": "uint64_t"}
@@ -74,6 +74,7 @@ class CEnv(PufferEnv):
     config: dict = {}
     renderer = None  # a Renderer class or "module:Class"; made on the first render()
     releases_gil = True
+    supports_final_observations = True  # through the optional struct member (puffer.h)
 
     # -- what subclasses provide ----------------------------------------------------------------
     @classmethod
@@ -103,7 +104,8 @@ class CEnv(PufferEnv):
         return build.load(cls.header_path(), cls.struct, sanitize)
 
     # -- construction -------------------------------------------------------------------------
-    def __init__(self, num_envs: int = 1, render_mode: str | None = None, buffers=None, **kwargs):
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, buffers=None,
+                 final_observations: bool = False, **kwargs):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or not 1 <= num_envs <= C_INT_MAX:
             raise ConfigError(f"num_envs must be a positive integer of at most {C_INT_MAX} (the vector loops count "
                               f"envs in a C int), got {num_envs!r}")
@@ -123,7 +125,7 @@ class CEnv(PufferEnv):
         self.agents_per_env = int(type(self).agents_per_env(dict(self.config)))  # an int on instances
         self.num_agents = self.num_envs * self.agents_per_env
         self.log_fields = self._check_log(fields)
-        super().__init__(buffers)
+        super().__init__(buffers, final_observations)
         self._check_obs_size()
         self._check_buffer_members(fields)
 
@@ -133,8 +135,8 @@ class CEnv(PufferEnv):
         size, pointer = ffi.sizeof(self.struct), ffi.sizeof("void *")
         raw = np.frombuffer(ffi.buffer(self.envs), np.uint8).reshape(self.num_envs, size)
         for name, _ in BUFFER_MEMBERS:
-            if name in fields:
-                array = getattr(self, name)
+            array = getattr(self, name)
+            if name in fields and array is not None:  # final_observations off: the pointer stays NULL
                 stride = array.nbytes // self.num_envs  # bytes of one env's rows
                 addresses = array.ctypes.data + stride * np.arange(self.num_envs, dtype=np.uintp)
                 offset = fields[name].offset
@@ -230,12 +232,18 @@ class CEnv(PufferEnv):
         """Every buffer member must be a pointer to the buffer's exact element type."""
         ffi = self.ffi
         for name, required in BUFFER_MEMBERS:
+            # final_observations, when declared, has the observations' type, whether it is on or not.
+            want = (self.observations if name == "final_observations" else getattr(self, name)).dtype
             if name not in fields:
                 if required:
                     raise HeaderError(f"struct {self.struct} has no member `{name}`; the convention needs "
-                                      f"`{c_name(getattr(self, name).dtype)}* {name};`")
+                                      f"`{c_name(want)}* {name};`")
+                if name == "final_observations" and self.final_observations is not None:
+                    raise ConfigError(f"{type(self).__name__} cannot keep final observations: struct {self.struct} "
+                                      f"in {self.header} has no member `{c_name(want)}* final_observations;` "
+                                      "(see puffer.h, \"final observations\"). Add it, or leave "
+                                      "final_observations off.")
                 continue
-            want = getattr(self, name).dtype
             # An anonymous union may offer the same pointer under several types (e.g. `int* actions` for
             # Discrete and `float* continuous_actions` for Box): any member aliasing it may match.
             aliases = [f for n, f in fields.items() if f.offset == fields[name].offset and f.type.kind == "pointer"]

@@ -41,6 +41,7 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
+    float* final_observations;   /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
     /* config */
     int continuous;
@@ -106,6 +107,10 @@ void c_step(CartPole* env) {
         env->log.episode_return += (float)tick;  /* reward 1 per step */
         env->log.episode_length += (float)tick;
         env->log.n += 1.0f;
+        if (env->final_observations) {
+            float* last = env->final_observations;
+            last[0] = x; last[1] = x_dot; last[2] = theta; last[3] = theta_dot;
+        }
         c_reset(env);
         return;
     }

@@ -37,7 +37,8 @@ def make(env, backend: str = "serial", num_envs: int = 1, num_workers: int | Non
          **backend_kwargs):
     """Make `num_envs` env objects run by `backend`. `batch_size` (envs per recv) and `num_workers`
     apply to the threads, multiprocessing and ray backends. `seed` seeds the first reset() called
-    without one."""
+    without one. `final_observations=True` (a backend kwarg, any backend) gives the backend and each
+    of its envs a `final_observations` buffer (in shared memory for processes; see PufferEnv)."""
     if backend not in BACKENDS:
         close = difflib.get_close_matches(str(backend), BACKENDS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""

@@ -63,7 +63,7 @@ class Multiprocessing(Pool):
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
                  batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
-                 start_method: str = "spawn", spin: float | None = None):
+                 start_method: str = "spawn", spin: float | None = None, final_observations: bool = False):
         if not hasattr(select, "poll"):
             raise ConfigError("the multiprocessing backend waits on its workers with poll(), which this platform "
                               "lacks (Windows): use backend='serial' or 'threads'")
@@ -80,7 +80,8 @@ class Multiprocessing(Pool):
         # Stops the workers when this object is garbage-collected or at interpreter exit, whichever first.
         self._finalizer = weakref.finalize(self, stop_workers, self._procs, self._commands, self._replies,
                                            self._inline_envs)
-        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, spin)
+        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, spin,
+                         final_observations)
         self._inline_result: tuple | None = None  # (ok, result or traceback) of the last inline command
         self._poller = select.poll()
         self._spinner = Spinner(self.spin)
@@ -105,10 +106,12 @@ class Multiprocessing(Pool):
                               "(each steps a group of envs) or raise the limit")
 
     def _allocate(self) -> buf.Buffers:
-        size = buf.nbytes(self.single_observation_space, self.single_action_space, self.num_agents) + 64
+        final = self.keeps_final_observations
+        size = buf.nbytes(self.single_observation_space, self.single_action_space, self.num_agents, final) + 64
         validate.shared_memory(size, f"the buffers of {self.num_agents:,} agents")
         self._memory = self._ctx.RawArray(ctypes.c_uint8, size)
-        return buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents, self._memory)
+        return buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents, self._memory,
+                            final_observations=final)
 
     def _launch(self, creator, env_kwargs: dict, start_method: str) -> None:
         # PR_SET_PDEATHSIG fires when the thread that started the child exits, so only from the main thread;
@@ -124,7 +127,8 @@ class Multiprocessing(Pool):
                 target=worker_main, name=f"puffer-vector-worker-{w}", daemon=True,
                 args=(command_r, reply_w, self._memory, creator, env_kwargs, w * self.envs_per_worker,
                       self.envs_per_worker, self.agents_per_env, self.single_observation_space,
-                      self.single_action_space, self.num_agents, os.getpid(), die_with_parent, self.spin))
+                      self.single_action_space, self.num_agents, os.getpid(), die_with_parent, self.spin,
+                      self.keeps_final_observations))
             try:
                 proc.start()
             except (pickle.PicklingError, AttributeError, TypeError) as e:
@@ -307,7 +311,7 @@ def stop_workers(procs: dict, commands: dict, replies: dict, inline_envs: list) 
 
 # -- the worker process ---------------------------------------------------------------------------------------
 def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_envs, agents_per_env, observation_space,
-                action_space, num_agents, parent_pid, die_with_parent, spin):
+                action_space, num_agents, parent_pid, die_with_parent, spin, final_observations=False):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the main process, which stops us
     if die_with_parent:
         set_parent_death_signal(parent_pid)
@@ -315,7 +319,8 @@ def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_e
     envs = []
     try:
         try:
-            buffers = buf.allocate(observation_space, action_space, num_agents, memory, zero=False)
+            buffers = buf.allocate(observation_space, action_space, num_agents, memory, zero=False,
+                                   final_observations=final_observations)
             a = agents_per_env
             for i in range(first_env, first_env + num_envs):
                 envs.append(creator(buffers=buffers[i * a:(i + 1) * a], **env_kwargs))

@@ -91,9 +91,10 @@ def default_workers(num_envs: int, limit: int) -> int:
 
 class Pool(PufferEnv):
     worker_name = "worker"  # "thread" in the threads backend, for messages
+    supports_final_observations = True  # each env gets its rows of the buffer and checks for itself
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None, batch_size: int | None,
-                 seed: int | None, timeout: float | None, spin: float | None):
+                 seed: int | None, timeout: float | None, spin: float | None, final_observations: bool = False):
         # Sizes first, each O(1): nothing is built or started for a request that cannot work.
         num_envs = validate.count(num_envs, "num_envs")
         if num_workers is None:  # as many as cores (and as divide num_envs)
@@ -144,6 +145,7 @@ class Pool(PufferEnv):
         self.num_agents = num_envs * self.agents_per_env
         self.timeout = timeout
         self.seed = validate.seed(seed, count=num_envs)
+        self.keeps_final_observations = bool(final_observations)  # a final_observations buffer, in every worker
         # Sync mode: the caller steps group 0 itself. Async: recv must not block on stepping, so it doesn't.
         self._inline = 0 if self.batch_workers == num_workers else None
         # Spin only where every busy thread or process (the caller included) has a core of its own:
@@ -162,7 +164,8 @@ class Pool(PufferEnv):
 
     # -- for subclasses -------------------------------------------------------------------------
     def _allocate(self) -> buf.Buffers:
-        return buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents)
+        return buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents,
+                            final_observations=self.keeps_final_observations)
 
     def _signal(self, workers, command: bytes, arg=None) -> None:
         """Start `command` on `workers` without waiting."""

@@ -46,11 +46,12 @@ class EnvActor:
     """What each Ray actor runs: `envs_per_actor` env objects on buffers holding only its own rows."""
 
     def __init__(self, creator, env_kwargs: dict, first_env: int, num_envs: int, agents_per_env: int,
-                 observation_space, action_space):
+                 observation_space, action_space, final_observations: bool):
         import ray
 
         self.first_env = first_env
-        self.buffers = buf.allocate(observation_space, action_space, num_envs * agents_per_env)
+        self.buffers = buf.allocate(observation_space, action_space, num_envs * agents_per_env,
+                                    final_observations=final_observations)
         a = agents_per_env
         self.envs = [creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs) for i in range(num_envs)]
         self.where = {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
@@ -65,7 +66,7 @@ class EnvActor:
         result = execute(self.envs, self.first_env, command, arg)
         if command in (STEP, RESET):
             b = self.buffers
-            return b.observations, b.rewards, b.terminals, b.truncations, b.masks
+            return b.observations, b.rewards, b.terminals, b.truncations, b.masks, b.final_observations
         return result
 
     def close(self) -> None:
@@ -85,7 +86,8 @@ class Ray(Pool):
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
                  batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
-                 address: str | None = None, actor_options: dict | None = None, ray_init: dict | None = None):
+                 address: str | None = None, actor_options: dict | None = None, ray_init: dict | None = None,
+                 final_observations: bool = False):
         ray = import_ray()
         self._ray = ray
         if not ray.is_initialized():
@@ -94,7 +96,7 @@ class Ray(Pool):
         self._calls: dict = {}  # ObjectRef -> worker of every command in flight
         self._where: dict[int, dict] = {}
         self._names: list[str] = []
-        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, spin=0.0)
+        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, 0.0, final_observations)
         self._inline = None  # every group lives in an actor, never in the caller
         try:
             self._launch(creator, env_kwargs, dict(actor_options or {}))
@@ -112,7 +114,7 @@ class Ray(Pool):
             self._names.append(name)
             self._actors[w] = actor_class.options(name=name, **options).remote(
                 creator, env_kwargs, w * self.envs_per_worker, self.envs_per_worker, self.agents_per_env,
-                self.single_observation_space, self.single_action_space)
+                self.single_observation_space, self.single_action_space, self.keeps_final_observations)
         for w, actor in self._actors.items():
             self._calls[actor.whereabouts.remote()] = w
             self._doing[w] = "start"
@@ -171,8 +173,9 @@ class Ray(Pool):
             if self._doing[w] in ("step", "reset"):
                 rows = self.rows(w)
                 for target, rows_out in zip((self.observations, self.rewards, self.terminals, self.truncations,
-                                             self.masks), result):
-                    target[rows] = rows_out
+                                             self.masks, self.final_observations), result):
+                    if target is not None:
+                        target[rows] = rows_out
                 result = None
             done.append((w, result))
         return done

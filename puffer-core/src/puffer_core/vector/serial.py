@@ -14,7 +14,10 @@ def probe(creator, kwargs) -> PufferEnv:
 
 
 class Serial(PufferEnv):
-    def __init__(self, creator, num_envs: int, env_kwargs: dict, seed: int | None = None):
+    supports_final_observations = True  # each env gets its rows of the buffer and checks for itself
+
+    def __init__(self, creator, num_envs: int, env_kwargs: dict, seed: int | None = None,
+                 final_observations: bool = False):
         first = probe(creator, env_kwargs)
         self.single_observation_space = first.single_observation_space
         self.single_action_space = first.single_action_space
@@ -25,7 +28,9 @@ class Serial(PufferEnv):
         self.num_envs = num_envs
         self.seeds_per_reset = num_envs
         self.num_agents = num_envs * self.agents_per_env
-        super().__init__(buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents))
+        # Each env gets its rows of every buffer, final_observations included when on.
+        super().__init__(buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents,
+                                      final_observations=final_observations))
         a = self.agents_per_env
         self.envs = [creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs) for i in range(num_envs)]
         self.seed = seed

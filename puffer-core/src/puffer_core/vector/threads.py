@@ -58,8 +58,9 @@ class Threads(Pool):
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
                  batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
-                 spin: float | None = None):
-        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, spin)
+                 spin: float | None = None, final_observations: bool = False):
+        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, spin,
+                         final_observations)
         if not self.env_releases_gil:
             raise ConfigError(f"the threads backend needs envs whose step releases the GIL (C envs, "
                               f"releases_gil = True); {creator!r} holds it, so threads would step one at a "

@@ -22,6 +22,17 @@
  *
  *     union { int* actions; float* continuous_actions; };
  *
+ * Final observations (optional, off unless Python asks for them): declare
+ *
+ *     <obs type>* final_observations;   // same type as observations
+ *
+ * and, where c_step ends an agent's episode, write that episode's last observation there before the
+ * auto-reset overwrites the state, guarded by `if (env->final_observations)`: the SDK points it at
+ * the final-observations rows when they are on and leaves it NULL when off, so an env that is not
+ * asked pays one branch per finished episode and nothing per step. The SDK cannot do this for the
+ * env: c_step resets finished episodes itself, and many envs never store the final state anywhere
+ * (cartpole.h keeps it in locals), so only the env knows it at the moment of reset.
+ *
  * The SDK generates the cffi declarations from this header (typedef'd structs, enums and integer
  * #defines; array sizes may be macros), so nothing else is written for Python.
  *
