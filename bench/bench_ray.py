@@ -8,7 +8,6 @@ the time per step. Skipped when Ray is not installed (`pip install 'puffer-core[
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -57,9 +56,9 @@ def rows(quick: bool) -> list[harness.Row]:
             sys.path.insert(0, path)
     from sleepy_env import Sleepy
 
-    path = os.pathsep.join([str(HERE), str(EXAMPLES)])
+    paths = [str(HERE), str(EXAMPLES)]  # where Ray's workers import the envs from
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": path}})
+             job_config=ray.job_config.JobConfig(code_search_path=paths))
     try:
         out = []
         try:

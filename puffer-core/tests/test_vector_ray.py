@@ -4,7 +4,6 @@ env, EnvPool-style async batches, and dead actors or nodes reported as WorkerErr
 
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -26,18 +25,18 @@ from slow_env import Slow  # noqa: E402
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A head node and a worker node with one CPU each; actors import test envs through PYTHONPATH.
-    Fast health checks, so a removed node is declared dead within seconds."""
+    """A head node and a worker node with one CPU each. Fast health checks, so a removed node is declared
+    dead within seconds. Actors import the test envs by module name from the job's code search path
+    (Ray's PYTHONPATH for workers; no runtime_env, whose eager worker start-up at connect time can stall
+    ray.init on a loaded machine)."""
     cluster = Cluster(initialize_head=True, connect=False, head_node_args={
         "num_cpus": 1, "include_dashboard": False,
         "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4,
                            "health_check_initial_delay_ms": 0}})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
-    # Only the folders of the test envs: the rest of this process's sys.path (pytest's, setuptools'
-    # vendored packages) would shadow what Ray's workers import at start.
-    path = os.pathsep.join([str(HERE.parents[1] / "examples"), str(HERE)])
-    ray.init(address=cluster.address, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    paths = [str(HERE.parents[1] / "examples"), str(HERE)]
+    ray.init(address=cluster.address, log_to_driver=False, job_config=ray.job_config.JobConfig(code_search_path=paths))
     yield cluster
     ray.shutdown()
     cluster.shutdown()
