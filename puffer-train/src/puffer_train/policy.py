@@ -233,17 +233,30 @@ class Agent(nn.Module):
             parts.append(self._lstm(x[whole], (h[whole], c[whole]))[0])
             rows.append(whole)
         cut = broken.nonzero().squeeze(1)
-        xs, ks, (h, c) = x[cut].unbind(1), keep[cut].unbind(1), (h[cut], c[cut])
-        outs = []
-        for t in range(T):
-            if t:
-                h, c = h * ks[t], c * ks[t]
-            y, (h, c) = self._lstm(xs[t].unsqueeze(1), (h, c))
-            outs.append(y)
-        parts.append(torch.cat(outs, 1))
+        parts.append(self._lstm_steps(x[cut], keep[cut], (h[cut], c[cut])))
         rows.append(cut)
         # One scatter back into segment order (autograd-friendly: index_copy on a fresh tensor).
         return out.index_copy(0, torch.cat(rows), torch.cat(parts))
+
+    def _lstm_steps(self, x: torch.Tensor, keep: torch.Tensor, state) -> torch.Tensor:
+        """The same LSTM (nn.LSTM's equations and weights) row by row, state times keep (S, T, 1) before
+        each row after the first. The input projection of all rows is one matrix product, time-major so
+        each row's slice backpropagates without a full-size zero gradient."""
+        lstm = self.lstm
+        projected = nn.functional.linear(x.transpose(0, 1), lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
+        projected = projected.unbind(0)
+        keeps = keep.transpose(0, 1).unbind(0)
+        w_hh = lstm.weight_hh_l0.t().to(projected[0].dtype)  # under autocast: cast once, not per row
+        h, c = state
+        outs = []
+        for t, xw in enumerate(projected):
+            if t:
+                h, c = h * keeps[t], c * keeps[t]
+            i, f, g, o = torch.addmm(xw, h.to(xw.dtype), w_hh).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outs.append(h)
+        return torch.stack(outs, 1).to(x.dtype)
 
 
 def _lstm_cell_keys(state_dict, prefix, *_args) -> None:

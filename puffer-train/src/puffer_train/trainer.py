@@ -123,10 +123,10 @@ class Actor:
         if self.device.type != "cuda":
             return host
         staging = self.pinned.get(name)
-        if staging is None or staging.shape[0] < len(host) or staging.dtype != host.dtype:
-            staging = self.pinned[name] = torch.empty((self.num_agents, *host.shape[1:]), dtype=host.dtype,
-                                                      pin_memory=True)
-        staging = staging[: len(host)]
+        if staging is None or staging.shape != host.shape or staging.dtype != host.dtype:
+            # A batch of another size (async backends): the caching host allocator keeps a replaced
+            # buffer alive until the copies queued from it are done.
+            staging = self.pinned[name] = torch.empty(host.shape, dtype=host.dtype, pin_memory=True)
         staging.copy_(host)
         return staging.to(self.device, non_blocking=True)
 
