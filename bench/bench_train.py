@@ -61,7 +61,7 @@ from harness import rate
 from pufferlib import pufferl
 
 flags = ["--vec.backend", "Serial", "--train.device", "cpu", "--env.num-envs", sys.argv[1],
-         "--train.bptt-horizon", "%d", "--train.minibatch-size", "%d", "--train.update-epochs", "1"]
+         "--train.bptt-horizon", "HORIZON", "--train.minibatch-size", "MINIBATCH", "--train.update-epochs", "1"]
 trainers = {}
 
 
@@ -84,19 +84,20 @@ for line in sys.stdin:
     seconds, kind = line.split()
     t, per_epoch = trainer(kind)
     print(rate(lambda: (t.evaluate(), t.train()), per_epoch, float(seconds), warmup=0), file=reply, flush=True)
-""" % (VS_HORIZON, VS_MINIBATCH)
+""".replace("HORIZON", str(VS_HORIZON)).replace("MINIBATCH", str(VS_MINIBATCH))
 
 
 class OursEpoch:
     """Our trainer's epoch (rollout into the buffer + PPO update) at the side-by-side settings, kept warm."""
 
-    def __init__(self, recurrent: bool):
+    def __init__(self, recurrent: bool, bf16: bool = False):
         import puffer_core
         from puffer_train import trainer as tr
 
         config, _ = tr.resolve_config("cartpole", env={"num_envs": VS_AGENTS},
                                       train={"horizon": VS_HORIZON, "minibatch_size": VS_MINIBATCH,
-                                             "update_epochs": 1, "dashboard": False, "tensorboard": False},
+                                             "update_epochs": 1, "dashboard": False, "tensorboard": False,
+                                             "bf16": bf16},
                                       policy={"recurrent": recurrent, "num_layers": 1, "hidden_size": 128})
         self.tr, self.t = tr, config.train
         self.vec = tr.make_vec(puffer_core.get_spec("cartpole"), config, self.t.seed)
@@ -108,7 +109,7 @@ class OursEpoch:
         self.exp = tr.Experience(self.vec.num_agents, self.vec.num_agents, VS_HORIZON,
                                  self.vec.single_observation_space, self.vec.single_action_space,
                                  tr.torch.device("cpu"), self.agent.hidden_size if recurrent else None)
-        self.actor = tr.Actor(self.vec, self.agent, tr.torch.device("cpu"))
+        self.actor = tr.Actor(self.vec, self.agent, tr.torch.device("cpu"), bf16=bf16)
         self.timers = {"env": 0.0, "forward": 0.0}
         self.vec.async_reset(self.t.seed)
         self.epoch()  # warm-up
@@ -129,8 +130,12 @@ class OursEpoch:
 def vs_pufferlib_rows(quick: bool) -> list[Row]:
     from bench_pufferlib import PufferLib, pufferlib_python
 
-    kinds = {"lstm": "128-wide encoder + 128-unit LSTM", "mlp": "128-wide encoder, no LSTM"}
-    names = {k: (f"puffer-train, {v}", f"PufferLib 3.0 puffer train, {v}") for k, v in kinds.items()}
+    # kind: (what, our options, PufferLib's kind). Theirs always float32 (its default precision).
+    kinds = {"lstm": ("128-wide encoder + 128-unit LSTM", {"recurrent": True}, "lstm"),
+             "lstm bf16": ("128-wide encoder + 128-unit LSTM, ours with --train.bf16",
+                           {"recurrent": True, "bf16": True}, "lstm"),
+             "mlp": ("128-wide encoder, no LSTM", {"recurrent": False}, "mlp")}
+    names = {k: (f"puffer-train, {v[0]}", f"PufferLib 3.0 puffer train, {v[0]}") for k, v in kinds.items()}
     rounds, seconds = (1, 1.0) if quick else (3, 15.0)  # at least one whole epoch (262k steps) per run
     try:
         theirs = PufferLib(pufferlib_python(), VS_AGENTS, worker=PUFFERLIB_TRAINER)
@@ -141,13 +146,13 @@ def vs_pufferlib_rows(quick: bool) -> list[Row]:
     runs = {(k, side): [] for k in kinds for side in ("ours", "theirs")}
     error, params = "", {}
     try:
-        for kind in kinds:
-            ours = OursEpoch(recurrent=kind == "lstm")
+        for kind, (_, options, their_kind) in kinds.items():
+            ours = OursEpoch(**options)
             params[kind] = ours.params
             try:
                 for _ in range(rounds):  # alternated, so drift hits both alike
                     runs[kind, "ours"].append(rate(ours.epoch, ours.steps, seconds, warmup=0))
-                    runs[kind, "theirs"].append(theirs.measure(kind, seconds))
+                    runs[kind, "theirs"].append(theirs.measure(their_kind, seconds))
             finally:
                 ours.close()
     except (RuntimeError, ValueError, OSError) as e:
@@ -162,7 +167,7 @@ def vs_pufferlib_rows(quick: bool) -> list[Row]:
                 "its defaults (Muon), torch threads 1")
             out.append(Row(VS_GROUP, name, VS_AGENTS, 1, median(values), values, error or note))
         ratios = [a / b for a, b in zip(runs[kind, "ours"], runs[kind, "theirs"])]
-        goal = f" (goal >= {VS_GOAL:g}x)" if kind == "lstm" else ""
+        goal = f" (goal >= {VS_GOAL:g}x)" if kind.startswith("lstm") else ""
         out.append(Row(VS_GROUP, f"{kind}: ours / PufferLib", VS_AGENTS, 1, median(ratios), ratios,
                        error or f"x, paired per round{goal}"))
     return out
