@@ -148,10 +148,12 @@ def pufferlib_python() -> str:
 class PufferLib:
     """PufferLib's cartpole and pong in a worker process, each step function timed on request."""
 
-    def __init__(self, python: str, agents: int):
+    def __init__(self, python: str, agents: int, worker: str = PUFFERLIB_WORKER):
+        """`worker`: the script run in PufferLib's interpreter (argv: agents, table rows, bench/); it prints
+        "ready", then answers each "seconds name" line on stdin with one rate."""
         self.dir = tempfile.TemporaryDirectory(prefix="bench-pufferlib-")
         self.stderr = open(Path(self.dir.name) / "stderr", "w+")  # a file: a full pipe would block the worker
-        self.proc = subprocess.Popen([python, "-c", PUFFERLIB_WORKER, str(agents), str(TABLE_ROWS),
+        self.proc = subprocess.Popen([python, "-c", worker, str(agents), str(TABLE_ROWS),
                                       str(Path(__file__).parent)],
                                      cwd=self.dir.name, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True)

@@ -8,6 +8,12 @@ Rows (each measured once per bench run, in one process, one after another):
   - the same for `puffer-train pong` until the agent wins 90% of points (Log field win_fraction),
   - Stable-Baselines3 PPO on Gymnasium CartPole-v1 with rl-zoo's tuned hyperparameters: its
     agent-steps/s and seconds until the mean return of its last 100 episodes reaches 475.
+  - the trainer side by side with PufferLib 3.0's (`puffer train puffer_cartpole --vec.backend Serial`,
+    its shipped cartpole policy and defaults, run in its own interpreter as in bench_pufferlib.py), same
+    work: cartpole, 4096 agents in one process, horizon/BPTT 64, minibatch 32768, one update epoch, a
+    one-layer 128-wide encoder with (and without) a 128-unit LSTM. Whole epochs (rollout + update)
+    alternated between the two, medians; the ratio rows pair the epochs measured back to back.
+    Goal: >= 1.3x PufferLib with the LSTM.
 `quick=True` caps every run so the module takes a few minutes.
 """
 
@@ -16,7 +22,7 @@ from __future__ import annotations
 import tempfile
 import time
 
-from harness import Row
+from harness import Row, median, rate
 
 CARTPOLE_TARGET = 475.0
 PONG_TARGET = 0.9  # fraction of points won
@@ -31,6 +37,140 @@ def puffer_run(env: str, /, **sections) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         train = {"data_dir": tmp, "dashboard": False, "eval_episodes": 0, **sections.pop("train", {})}
         return puffer_train.train(env, quiet=True, train=train, **sections)
+
+
+# -- side by side with PufferLib 3.0's trainer ---------------------------------------------------------
+
+VS_GROUP = "train SPS: vs PufferLib 3.0 (cartpole, 4096 agents, BPTT 64, minibatch 32k, 1 epoch)"
+VS_AGENTS = 4096
+VS_HORIZON = 64
+VS_MINIBATCH = 32768
+VS_GOAL = 1.3
+
+# Runs in PufferLib's interpreter; bench_pufferlib.PufferLib sends "seconds lstm|mlp" and reads agent-steps/s
+# of whole epochs (evaluate + train), its trainer kept warm between requests.
+PUFFERLIB_TRAINER = """
+import os, sys, warnings
+import torch
+torch.set_num_threads(1)  # like ours; at its default (2) on this shared 2-core machine it ran 5-7x slower
+warnings.filterwarnings("ignore")
+reply = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)  # its dashboard prints go to the stderr file, not into the protocol
+sys.path.insert(0, sys.argv[3])
+from harness import rate
+from pufferlib import pufferl
+
+flags = ["--vec.backend", "Serial", "--train.device", "cpu", "--env.num-envs", sys.argv[1],
+         "--train.bptt-horizon", "HORIZON", "--train.minibatch-size", "MINIBATCH", "--train.update-epochs", "1"]
+trainers = {}
+
+
+def trainer(kind):
+    if kind not in trainers:
+        sys.argv = ["puffer", *flags, *(["--rnn-name", "None"] if kind == "mlp" else [])]
+        args = pufferl.load_config("puffer_cartpole")
+        if kind == "mlp":
+            args["rnn_name"], args["train"]["use_rnn"] = None, False
+        vecenv = pufferl.load_env("puffer_cartpole", args)
+        t = pufferl.PuffeRL(dict(**args["train"], env="puffer_cartpole"), vecenv, pufferl.load_policy(args, vecenv))
+        start = t.global_step
+        t.evaluate(), t.train()  # warm-up epoch; also how many agent steps one epoch is
+        trainers[kind] = (t, t.global_step - start)
+    return trainers[kind]
+
+
+print("ready", file=reply, flush=True)
+for line in sys.stdin:
+    seconds, kind = line.split()
+    t, per_epoch = trainer(kind)
+    print(rate(lambda: (t.evaluate(), t.train()), per_epoch, float(seconds), warmup=0), file=reply, flush=True)
+""".replace("HORIZON", str(VS_HORIZON)).replace("MINIBATCH", str(VS_MINIBATCH))
+
+
+class OursEpoch:
+    """Our trainer's epoch (rollout into the buffer + PPO update) at the side-by-side settings, kept warm."""
+
+    def __init__(self, recurrent: bool, bf16: bool = False):
+        import puffer_core
+        from puffer_train import trainer as tr
+
+        config, _ = tr.resolve_config("cartpole", env={"num_envs": VS_AGENTS},
+                                      train={"horizon": VS_HORIZON, "minibatch_size": VS_MINIBATCH,
+                                             "update_epochs": 1, "dashboard": False, "tensorboard": False,
+                                             "bf16": bf16},
+                                      policy={"recurrent": recurrent, "num_layers": 1, "hidden_size": 128})
+        self.tr, self.t = tr, config.train
+        self.vec = tr.make_vec(puffer_core.get_spec("cartpole"), config, self.t.seed)
+        spec = puffer_core.get_spec("cartpole")
+        self.agent = tr.make_policy(spec, self.vec.single_observation_space, self.vec.single_action_space,
+                                    config.policy)
+        self.params = sum(p.numel() for p in self.agent.parameters())
+        self.optimizer = tr.make_optimizer(self.agent, self.t)
+        self.exp = tr.Experience(self.vec.num_agents, self.vec.num_agents, VS_HORIZON,
+                                 self.vec.single_observation_space, self.vec.single_action_space,
+                                 tr.torch.device("cpu"), self.agent.hidden_size if recurrent else None)
+        self.actor = tr.Actor(self.vec, self.agent, tr.torch.device("cpu"), bf16=bf16)
+        self.timers = {"env": 0.0, "forward": 0.0}
+        self.vec.async_reset(self.t.seed)
+        self.epoch()  # warm-up
+
+    @property
+    def steps(self) -> int:
+        return self.exp.segments * self.exp.horizon
+
+    def epoch(self) -> None:
+        self.tr.rollout(self.actor, self.exp, self.timers)
+        self.vec.log()
+        self.tr.update(self.agent, self.optimizer, self.exp, self.t, 0.5, 1)
+
+    def close(self) -> None:
+        self.vec.close()
+
+
+def vs_pufferlib_rows(quick: bool) -> list[Row]:
+    from bench_pufferlib import PufferLib, pufferlib_python
+
+    # kind: (what, our options, PufferLib's kind). Theirs always float32 (its default precision).
+    kinds = {"lstm": ("128-wide encoder + 128-unit LSTM", {"recurrent": True}, "lstm"),
+             "lstm bf16": ("128-wide encoder + 128-unit LSTM, ours with --train.bf16",
+                           {"recurrent": True, "bf16": True}, "lstm"),
+             "mlp": ("128-wide encoder, no LSTM", {"recurrent": False}, "mlp")}
+    names = {k: (f"puffer-train, {v[0]}", f"PufferLib 3.0 puffer train, {v[0]}") for k, v in kinds.items()}
+    rounds, seconds = (1, 1.0) if quick else (3, 15.0)  # at least one whole epoch (262k steps) per run
+    try:
+        theirs = PufferLib(pufferlib_python(), VS_AGENTS, worker=PUFFERLIB_TRAINER)
+    except Exception as e:  # no PufferLib here, or its trainer does not start
+        note = f"skipped: {e}"
+        return [Row(VS_GROUP, name, VS_AGENTS, 1, float("nan"), [], note) for k in kinds for name in names[k]] + [
+            Row(VS_GROUP, f"{k}: ours / PufferLib", VS_AGENTS, 1, float("nan"), [], note) for k in kinds]
+    runs = {(k, side): [] for k in kinds for side in ("ours", "theirs")}
+    error, params = "", {}
+    try:
+        for kind, (_, options, their_kind) in kinds.items():
+            ours = OursEpoch(**options)
+            params[kind] = ours.params
+            try:
+                for _ in range(rounds):  # alternated, so drift hits both alike
+                    runs[kind, "ours"].append(rate(ours.epoch, ours.steps, seconds, warmup=0))
+                    runs[kind, "theirs"].append(theirs.measure(their_kind, seconds))
+            finally:
+                ours.close()
+    except (RuntimeError, ValueError, OSError) as e:
+        error = f"failed: {e}"
+    finally:
+        theirs.close()
+    out = []
+    for kind in kinds:
+        for name, side in zip(names[kind], ("ours", "theirs")):
+            values = runs[kind, side]
+            note = f"{params.get(kind, 0):,} parameters, torch threads 1" if side == "ours" else (
+                "its defaults (Muon), torch threads 1")
+            out.append(Row(VS_GROUP, name, VS_AGENTS, 1, median(values), values, error or note))
+        ratios = [a / b for a, b in zip(runs[kind, "ours"], runs[kind, "theirs"])]
+        goal = f" (goal >= {VS_GOAL:g}x)" if kind.startswith("lstm") else ""
+        out.append(Row(VS_GROUP, f"{kind}: ours / PufferLib", VS_AGENTS, 1, median(ratios), ratios,
+                       error or f"x, paired per round{goal}"))
+    return out
 
 
 def sb3_cartpole(quick: bool, max_seconds: float) -> dict:
@@ -93,6 +233,8 @@ def rows(quick: bool) -> list[Row]:
         out.append(Row("train SPS: cartpole", "puffer-train cartpole (4096 envs x 32, minibatch 32k, 1 epoch)",
                        big["agents"], 1, big["sps"], [big["sps"]],
                        f"{big['global_step']:,} steps in {big['wall_time']:.1f} s"))
+
+    out += vs_pufferlib_rows(quick)
 
     # Stable-Baselines3, rl-zoo hyperparameters, beside it in the same run.
     try:

@@ -28,8 +28,9 @@ def same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_resume_equals_uninterrupted(quick):
-    full = puffer_train.train("sanity-memory", **quick(**TRAIN), **SECTIONS)
+@pytest.mark.parametrize("optimizer", ["adam", "muon"])
+def test_resume_equals_uninterrupted(quick, optimizer):
+    full = puffer_train.train("sanity-memory", **quick(**TRAIN, optimizer=optimizer), **SECTIONS)
     run = Path(full["run_dir"])
     middle = run / "checkpoints" / "model_000003.pt"
     assert middle.is_file() and full["epochs"] == 6

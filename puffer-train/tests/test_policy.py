@@ -69,3 +69,64 @@ def test_lstm_training_pass_equals_rollout_steps():
         stepped.append(value)
     _, values = agent.sequence(obs, starts, state0)
     torch.testing.assert_close(values.view(S, T), torch.stack(stepped, 1))
+
+
+def _step_by_step(agent, obs, starts, state):
+    """The reference: the rollout's one-step path, state zeroed where an episode begins."""
+    logits, values = [], []
+    for t in range(starts.shape[1]):
+        keep = (1 - starts[:, t]).unsqueeze(1)
+        lg, value, state = agent.step(obs[:, t], (state[0] * keep, state[1] * keep))
+        logits.append(lg)
+        values.append(value)
+    return torch.stack(logits, 1), torch.stack(values, 1)
+
+
+@pytest.mark.parametrize("layout", ["mixed", "no starts", "all broken"])
+def test_fused_lstm_segments_match_the_step_by_step_reference(layout):
+    """The fused path (whole segments in one nn.LSTM call, the rest row by row) gives the reference's
+    log-probs, values and gradients, with episode starts in the middle of segments."""
+    torch.manual_seed(1)
+    agent = make_policy(None, spaces.Box(-1, 1, (5,), np.float32), spaces.Discrete(3),
+                        PolicyConfig(hidden_size=16, recurrent=True))
+    S, T = 9, 12
+    obs = torch.randn(S, T, 5)
+    starts = torch.zeros(S, T)
+    if layout != "no starts":
+        starts[::2, 0] = 1  # starts in row 0 only: still the fused path
+        starts[1, 5] = starts[3, 1] = starts[3, 11] = starts[5, 7] = 1  # starts in the middle
+        if layout == "all broken":
+            starts[:, 6] = 1
+    state0 = (torch.randn(S, 16), torch.randn(S, 16))
+    actions = torch.randint(0, 3, (S * T,))
+
+    logits, values = agent.sequence(obs, starts, state0)
+    logp, _ = evaluate(logits, actions)
+    (logp.sum() + values.sum()).backward()
+    grads = [p.grad.clone() for p in agent.parameters()]
+    agent.zero_grad()
+
+    ref_logits, ref_values = _step_by_step(agent, obs, starts, state0)
+    ref_logp, _ = evaluate(ref_logits.reshape(S * T, -1), actions)
+    (ref_logp.sum() + ref_values.sum()).backward()
+    torch.testing.assert_close(values.view(S, T), ref_values)
+    torch.testing.assert_close(logp, ref_logp)
+    for got, want in zip(grads, [p.grad for p in agent.parameters()]):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_checkpoints_of_the_lstm_cell_layout_still_load():
+    """Weights saved when the LSTM was an nn.LSTMCell (lstm.weight_ih, ...) load into the fused nn.LSTM."""
+    torch.manual_seed(2)
+    config = PolicyConfig(hidden_size=8, recurrent=True)
+    agent = make_policy(None, spaces.Box(-1, 1, (3,), np.float32), spaces.Discrete(2), config)
+    cell = torch.nn.LSTMCell(8, 8)
+    old = {k: v for k, v in agent.state_dict().items() if not k.startswith("lstm.")}
+    old.update({f"lstm.{k}": v for k, v in cell.state_dict().items()})
+    agent.load_state_dict(old)
+    x, h, c = torch.randn(4, 8), torch.randn(4, 8), torch.randn(4, 8)
+    want_h, want_c = cell(x, (h, c))
+    got, (got_h, got_c) = agent._lstm(x.unsqueeze(1), (h, c))
+    torch.testing.assert_close(got_h, want_h)
+    torch.testing.assert_close(got_c, want_c)
+    torch.testing.assert_close(got.squeeze(1), want_h)

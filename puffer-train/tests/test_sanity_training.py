@@ -47,3 +47,23 @@ def test_async_multiprocessing_batches(env, quick):
                                 vec={"backend": "multiprocessing", "num_envs": 4, "num_workers": 2, "batch_size": 2},
                                 env={"num_envs": 32})
     assert result["score"] >= 0.95, (env, result["score"])
+
+
+@pytest.mark.parametrize("train", [pytest.param({"optimizer": "muon"}, marks=pytest.mark.slow), {"bf16": True}],
+                         ids=["muon", "bf16"])
+def test_memory_solved_with_muon_and_with_bf16_autocast(train, quick):
+    """The optimizer option and bfloat16 autocast (here on the CPU) still solve the LSTM env."""
+    result = puffer_train.train("sanity-memory", **quick(target=0.98, target_metric="score", eval_episodes=200,
+                                                         **train))
+    assert result["score"] >= 0.98, (train, result["score"], result["train"])
+
+
+def test_time_split_covers_the_run(quick):
+    """env, forward, update and other add up to the training loop's wall time (the dashboard shows their
+    per-epoch shares)."""
+    result = puffer_train.train("sanity-bandit", **quick(total_timesteps=4096, eval_episodes=0))
+    timers = result["timers"]
+    assert set(timers) == {"env", "forward", "update", "other"} and min(timers.values()) >= 0
+    assert timers["forward"] > 0 and timers["update"] > 0
+    assert sum(timers.values()) <= result["wall_time"] + 0.05
+    assert sum(timers.values()) >= 0.5 * result["wall_time"]

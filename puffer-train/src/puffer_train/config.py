@@ -45,6 +45,8 @@ class TrainConfig:
     learning_rate: float = opt(3e-4, "Adam learning rate")
     anneal_lr: bool = opt(True, "decay the learning rate linearly to 0 over total_timesteps")
     adam_eps: float = opt(1e-5, "Adam epsilon")
+    optimizer: str = opt("adam", "adam, or muon: torch.optim.Muon on 2-D weight matrices and Adam on the rest")
+    bf16: bool = opt(False, "bfloat16 autocast for the policy (CUDA, or a CPU with AMX/AVX-512 BF16); off: float32")
     gamma: float = opt(0.99, "discount factor")
     gae_lambda: float = opt(0.95, "GAE lambda")
     clip_coef: float = opt(0.2, "PPO policy ratio clip (inf: none)", inf_ok=True)
@@ -83,6 +85,7 @@ class PolicyConfig:
     kwargs: dict = opt({}, "extra keyword arguments for the plugin's policy class")
 
 
+OPTIMIZERS = ("adam", "muon")
 SECTIONS = {"vec": VecConfig, "train": TrainConfig, "policy": PolicyConfig}
 ALL_SECTIONS = ("env", *SECTIONS)
 
@@ -229,6 +232,8 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{name} must be 0 or more, got {value}")
     if not 0 <= t.prio_beta0 <= 1:
         raise ConfigError(f"train.prio_beta0 must lie in [0, 1], got {t.prio_beta0}")
+    if t.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"train.optimizer {t.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
 
 
 # -- command-line flags ----------------------------------------------------------------------------

@@ -35,6 +35,15 @@ def machine() -> dict:
     return {"cpu %": psutil.cpu_percent(), "ram %": psutil.virtual_memory().percent}
 
 
+def time_split(seconds: dict[str, float]) -> dict[str, float]:
+    """One epoch's seconds per part (env, forward, update, other) as percentages, plus the epoch's length,
+    so a user sees where time goes (as PufferLib's dashboard does)."""
+    total = sum(seconds.values())
+    out = {f"{k} %": 100 * v / total if total > 0 else float("nan") for k, v in seconds.items()}
+    out["epoch s"] = total
+    return out
+
+
 class Dashboard:
     """`update(snapshot)` with a dict of sections {"progress": {...}, "episodes": {...}, "losses": {...},
     "time": {...}}; rate-limited to one redraw (or line) per `interval` seconds."""
@@ -62,6 +71,10 @@ class Dashboard:
                      f"sps {fmt(p.get('sps', 0))}"]
             parts += [f"{k} {fmt(v)}" for k, v in e.items()]
             parts += [f"{k} {fmt(v)}" for k, v in losses.items() if k in ("policy", "value", "entropy")]
+            split = [f"{k.removesuffix(' %')} {v:.0f}%" for k, v in snapshot.get("time", {}).items()
+                     if k.endswith(" %") and k not in ("cpu %", "ram %") and v == v]
+            if split:
+                parts.append("time " + " ".join(split))
             print(f"[{self.title}] " + " | ".join(parts), flush=True)
         return True
 

@@ -166,19 +166,23 @@ class Default(nn.Module):
 
 
 class Agent(nn.Module):
-    """A Policy plus, when recurrent, an LSTM cell between encode_observations and decode_actions."""
+    """A Policy plus, when recurrent, an LSTM between encode_observations and decode_actions.
+
+    The LSTM is one fused `nn.LSTM` used both ways: one step for a batch of agents during the rollout,
+    and whole segments at once in training (see `sequence`)."""
 
     def __init__(self, policy: nn.Module, recurrent: bool):
         super().__init__()
         self.policy = policy
         self.hidden_size = int(policy.hidden_size)
-        self.lstm = nn.LSTMCell(self.hidden_size, self.hidden_size) if recurrent else None
+        self.lstm = nn.LSTM(self.hidden_size, self.hidden_size, batch_first=True) if recurrent else None
         if self.lstm is not None:
             for name, param in self.lstm.named_parameters():
                 if "weight" in name:
                     nn.init.orthogonal_(param, 1.0)
                 else:
                     nn.init.constant_(param, 0)
+            self._register_load_state_dict_pre_hook(_lstm_cell_keys)
 
     @property
     def recurrent(self) -> bool:
@@ -192,8 +196,8 @@ class Agent(nn.Module):
         """One step for a batch of agents: (logits, value (B,), new state)."""
         hidden = self.policy.encode_observations(obs)
         if self.lstm is not None:
-            state = self.lstm(hidden, state)
-            hidden = state[0]
+            hidden, state = self._lstm(hidden.unsqueeze(1), state)
+            hidden = hidden.squeeze(1)
         logits, value = self.policy.decode_actions(hidden)
         return logits, value.reshape(-1), state
 
@@ -203,16 +207,65 @@ class Agent(nn.Module):
         S, T = starts.shape
         hidden = self.policy.encode_observations(obs.reshape(S * T, *obs.shape[2:]))
         if self.lstm is not None:
-            hidden = hidden.reshape(S, T, -1)
-            h, c = state
-            outs = []
-            for t in range(T):
-                keep = (1.0 - starts[:, t]).unsqueeze(1)
-                h, c = self.lstm(hidden[:, t], (h * keep, c * keep))
-                outs.append(h)
-            hidden = torch.stack(outs, 1).reshape(S * T, -1)
+            hidden = self._lstm_segments(hidden.reshape(S, T, -1), starts, state).reshape(S * T, -1)
         logits, value = self.policy.decode_actions(hidden)
         return logits, value.reshape(-1)
+
+    def _lstm(self, x: torch.Tensor, state):
+        """The fused LSTM over x (B, T, H) from state ((B, H), (B, H)) with no reset inside."""
+        out, (h, c) = self.lstm(x, (state[0].unsqueeze(0), state[1].unsqueeze(0)))
+        return out, (h.squeeze(0), c.squeeze(0))
+
+    def _lstm_segments(self, x: torch.Tensor, starts: torch.Tensor, state) -> torch.Tensor:
+        """LSTM outputs (S, T, H), zeroing the state wherever starts is 1. Segments with no episode start
+        after their first row run through the fused LSTM in one call (most of them once episodes outlast
+        the horizon); only the others step row by row (bench_train's "lstm update" rows measure both)."""
+        S, T, _ = x.shape
+        keep = (1.0 - starts).unsqueeze(2)
+        h, c = state[0] * keep[:, 0], state[1] * keep[:, 0]
+        broken = starts[:, 1:].any(1)
+        if not bool(broken.any()):
+            return self._lstm(x, (h, c))[0]
+        out = torch.empty(S, T, self.hidden_size, dtype=x.dtype, device=x.device)
+        parts, rows = [], []
+        whole = (~broken).nonzero().squeeze(1)
+        if len(whole):
+            parts.append(self._lstm(x[whole], (h[whole], c[whole]))[0])
+            rows.append(whole)
+        cut = broken.nonzero().squeeze(1)
+        parts.append(self._lstm_steps(x[cut], keep[cut], (h[cut], c[cut])))
+        rows.append(cut)
+        # One scatter back into segment order (autograd-friendly: index_copy on a fresh tensor).
+        return out.index_copy(0, torch.cat(rows), torch.cat(parts))
+
+    def _lstm_steps(self, x: torch.Tensor, keep: torch.Tensor, state) -> torch.Tensor:
+        """The same LSTM (nn.LSTM's equations and weights) row by row, state times keep (S, T, 1) before
+        each row after the first. The input projection of all rows is one matrix product, time-major so
+        each row's slice backpropagates without a full-size zero gradient."""
+        lstm = self.lstm
+        projected = nn.functional.linear(x.transpose(0, 1), lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
+        projected = projected.unbind(0)
+        keeps = keep.transpose(0, 1).unbind(0)
+        w_hh = lstm.weight_hh_l0.t().to(projected[0].dtype)  # under autocast: cast once, not per row
+        h, c = state
+        outs = []
+        for t, xw in enumerate(projected):
+            if t:
+                h, c = h * keeps[t], c * keeps[t]
+            i, f, g, o = torch.addmm(xw, h.to(xw.dtype), w_hh).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outs.append(h)
+        return torch.stack(outs, 1).to(x.dtype)
+
+
+def _lstm_cell_keys(state_dict, prefix, *_args) -> None:
+    """Checkpoints from before the fused LSTM stored an nn.LSTMCell (lstm.weight_ih, ...): the same
+    tensors under other names, renamed here so they still load."""
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        old = f"{prefix}lstm.{name}"
+        if old in state_dict:
+            state_dict[f"{prefix}lstm.{name}_l0"] = state_dict.pop(old)
 
 
 def make_policy(spec, observation_space, action_space, policy_config) -> Agent:

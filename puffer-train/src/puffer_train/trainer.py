@@ -29,7 +29,7 @@ from puffer_core.errors import ConfigError, PufferError
 from . import checkpoint as ckpt
 from . import config as cfg
 from . import distributed
-from .dashboard import Dashboard, machine
+from .dashboard import Dashboard, machine, time_split
 from .experience import Experience
 from .policy import evaluate as evaluate_actions
 from .policy import make_policy, sample
@@ -93,8 +93,9 @@ class Actor:
 
     Keeps the LSTM state of every agent between steps, zeroed where an episode begins."""
 
-    def __init__(self, vec, agent, device: torch.device):
-        self.vec, self.agent, self.device = vec, agent, device
+    def __init__(self, vec, agent, device: torch.device, bf16: bool = False):
+        self.vec, self.agent, self.device, self.bf16 = vec, agent, device, bf16
+        self.pinned: dict[str, torch.Tensor] = {}
         self.num_agents = vec.num_agents
         self.all_ids = np.arange(self.num_agents)
         space = vec.single_action_space
@@ -115,21 +116,37 @@ class Actor:
         whole = len(ids) == self.num_agents and np.array_equal(ids, self.all_ids)
         return obs, rewards, terminals, truncations, ids, masks, whole
 
-    @torch.no_grad()
+    def to_device(self, array, name: str) -> torch.Tensor:
+        """A host array as a tensor on the device. On CUDA through a pinned staging buffer kept per name,
+        copied without blocking; reusing it next step is safe because the action copy back (send) waits
+        for everything queued before it."""
+        host = torch.from_numpy(np.ascontiguousarray(array))
+        if self.device.type != "cuda":
+            return host
+        staging = self.pinned.get(name)
+        if staging is None or staging.shape != host.shape or staging.dtype != host.dtype:
+            # A batch of another size (async backends): the caching host allocator keeps a replaced
+            # buffer alive until the copies queued from it are done.
+            staging = self.pinned[name] = torch.empty(host.shape, dtype=host.dtype, pin_memory=True)
+        staging.copy_(host)
+        return staging.to(self.device, non_blocking=True)
+
+    @torch.inference_mode()
     def act(self, obs, starts: torch.Tensor, ids: np.ndarray, whole: bool, deterministic: bool = False):
         """(observations as a tensor, actions, log-probs, values, the LSTM state the batch started from)."""
-        o = torch.from_numpy(np.asarray(obs)).to(self.device, non_blocking=True)
+        o = self.to_device(obs, "obs")
         state = None
         if self.state is not None:
             keep = (1.0 - starts).unsqueeze(1)  # zero the state where an episode begins
-            rows = slice(None) if whole else torch.from_numpy(ids).to(self.device)
+            rows = slice(None) if whole else self.to_device(ids, "ids")
             state = (self.state[0][rows] * keep, self.state[1][rows] * keep)
-        logits, value, new_state = self.agent.step(o, state)
-        action, logprob = sample(logits, deterministic)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits, value, new_state = self.agent.step(o, state)
+        action, logprob = sample(_float(logits), deterministic)
         if self.state is not None:
-            self.state[0][rows] = new_state[0]
-            self.state[1][rows] = new_state[1]
-        return o, action, logprob, value, state
+            self.state[0][rows] = new_state[0].float()
+            self.state[1][rows] = new_state[1].float()
+        return o, action, logprob, value.float(), state
 
     def send(self, action: torch.Tensor, ids: np.ndarray, whole: bool) -> None:
         host = action.cpu().numpy()
@@ -163,6 +180,24 @@ def check_finite(obs, rewards, ids: np.ndarray) -> None:
             raise NonFiniteBuffer(buffer, ids[~np.isfinite(values.reshape(len(values), -1)).all(1)])
 
 
+def _float(logits):
+    """Logits in float32 whatever autocast computed them in (sampling and log-probs stay exact)."""
+    if isinstance(logits, torch.Tensor):
+        return logits.float()
+    if isinstance(logits, list):
+        return [lg.float() for lg in logits]
+    return tuple(x.float() for x in logits)
+
+
+def _rows(seg: np.ndarray, step: np.ndarray):
+    """Where a batch writes in the buffer: (slice of segments, step) when the batch is a run of consecutive
+    segments all at the same step (the synchronous case: every agent owns one segment), else index tensors."""
+    if len(seg) and seg[-1] - seg[0] == len(seg) - 1 and (np.diff(seg) == 1).all() and (step == step[0]).all():
+        return slice(int(seg[0]), int(seg[-1]) + 1), int(step[0])
+    return torch.from_numpy(seg), torch.from_numpy(step)
+
+
+@torch.inference_mode()
 def rollout(actor: Actor, exp: Experience, timers: dict) -> None:
     """Fill every segment of `exp` in place."""
     device = actor.device
@@ -172,7 +207,11 @@ def rollout(actor: Actor, exp: Experience, timers: dict) -> None:
         obs, rewards, terminals, truncations, ids, masks, whole = actor.recv()
         check_finite(obs, rewards, ids)  # before the policy turns them into NaN logits
         t1 = time.perf_counter()
-        starts = done_flags(terminals, truncations, device)
+        # rewards, done flags and masks travel to the device together: one copy per step.
+        flags = np.empty((3, len(ids)), np.float32)
+        flags[0], flags[2] = rewards, masks
+        np.maximum(terminals, truncations, out=flags[1], casting="unsafe")
+        rewards_t, starts, masks_t = actor.to_device(flags, "flags")
         record, seg, step, new = exp.claim(ids)
         o, action, logprob, value, state = actor.act(obs, starts, ids, whole)
         if exp.state is not None and len(new):
@@ -182,16 +221,18 @@ def rollout(actor: Actor, exp: Experience, timers: dict) -> None:
             exp.state[0][segs] = state[0][pos]
             exp.state[1][segs] = state[1][pos]
         if len(record):
-            s, t = torch.from_numpy(seg).to(device), torch.from_numpy(step).to(device)
+            s, t = _rows(seg, step)
+            if not isinstance(s, slice):
+                s, t = s.to(device), t.to(device)
             rows = None if len(record) == len(ids) else torch.from_numpy(record).to(device)
             pick = lambda x: x if rows is None else x[rows]  # noqa: B023 (used in this iteration only)
             exp.obs[s, t] = pick(o)
             exp.actions[s, t] = pick(action).to(exp.actions.dtype)
             exp.logprobs[s, t] = pick(logprob)
             exp.values[s, t] = pick(value)
-            exp.rewards[s, t] = pick(torch.from_numpy(np.asarray(rewards)).to(device).float())
+            exp.rewards[s, t] = pick(rewards_t)
             exp.starts[s, t] = pick(starts)
-            exp.masks[s, t] = pick(torch.from_numpy(np.asarray(masks)).to(device).float())
+            exp.masks[s, t] = pick(masks_t)
             exp.advance(ids[record])
         t2 = time.perf_counter()
         actor.send(action, ids, whole)
@@ -230,7 +271,9 @@ def update(agent, optimizer, exp: Experience, t: cfg.TrainConfig, progress: floa
         for idx_cpu in batches:
             idx = idx_cpu.to(exp.device)
             state = None if exp.state is None else (exp.state[0][idx], exp.state[1][idx])
-            logits, new_value = agent.sequence(exp.obs[idx], exp.starts[idx], state)
+            with torch.autocast(exp.device.type, dtype=torch.bfloat16, enabled=t.bf16):
+                logits, new_value = agent.sequence(exp.obs[idx], exp.starts[idx], state)
+            logits, new_value = _float(logits), new_value.float()  # losses in float32
             actions = exp.actions[idx].reshape(len(idx) * T, *exp.actions.shape[2:])
             new_logprob, entropy = evaluate_actions(logits, actions)
             logratio = new_logprob - exp.logprobs[idx].reshape(-1)
@@ -275,6 +318,47 @@ def update(agent, optimizer, exp: Experience, t: cfg.TrainConfig, progress: floa
         var = y.var() if y.numel() > 1 else torch.tensor(float("nan"))
         out["explained_var"] = float(1 - (y - pred).var() / var) if var > 0 else float("nan")
     return out
+
+
+class MuonAdam:
+    """torch.optim.Muon on the 2-D weight matrices, Adam on everything else (biases, convolutions,
+    log-std), stepped together. Muon's learning rate is matched to AdamW's update size, so one
+    train.learning_rate serves both."""
+
+    def __init__(self, params, lr: float, eps: float):
+        params = [p for p in params if p.requires_grad]
+        matrices = [p for p in params if p.ndim == 2]
+        rest = [p for p in params if p.ndim != 2]
+        self.parts = {"muon": torch.optim.Muon(matrices, lr=lr, weight_decay=0.0, adjust_lr_fn="match_rms_adamw")}
+        if rest:
+            self.parts["adam"] = torch.optim.Adam(rest, lr=lr, eps=eps)
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for part in self.parts.values() for group in part.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for part in self.parts.values():
+            part.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for part in self.parts.values():
+            part.step()
+
+    def state_dict(self) -> dict:
+        return {name: part.state_dict() for name, part in self.parts.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != set(self.parts):
+            raise ValueError(f"optimizer state has parts {sorted(state)}, this optimizer {sorted(self.parts)}")
+        for name, part in self.parts.items():
+            part.load_state_dict(state[name])
+
+
+def make_optimizer(agent, t: cfg.TrainConfig):
+    if t.optimizer == "muon":
+        return MuonAdam(agent.parameters(), lr=t.learning_rate, eps=t.adam_eps)
+    return torch.optim.Adam(agent.parameters(), lr=t.learning_rate, eps=t.adam_eps)
 
 
 class NonFiniteLoss(Exception):
@@ -440,10 +524,10 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
     total_epochs = max(1, t.total_timesteps // (batch_size * group.world_size))
 
     agent = make_policy(spec, vec.single_observation_space, vec.single_action_space, config_obj.policy).to(device)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=t.learning_rate, eps=t.adam_eps)
+    optimizer = make_optimizer(agent, t)
     exp = Experience(num_agents, segments, horizon, vec.single_observation_space, vec.single_action_space,
                      device, agent.hidden_size if agent.recurrent else None)
-    actor = Actor(vec, agent, device)
+    actor = Actor(vec, agent, device, bf16=t.bf16)
 
     epoch = global_step = 0
     if data is not None:
@@ -489,7 +573,8 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
         kept = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
         return TrainingError(f"{problem}; {kept}. {advice}")
 
-    timers = {"env": 0.0, "forward": 0.0, "train": 0.0}
+    timers = {"env": 0.0, "forward": 0.0, "update": 0.0, "other": 0.0}  # cumulative seconds
+    last_timers, mark = dict(timers), time.perf_counter()
     window, losses, last_stats = Window(), {}, {}
     recent = Recent(t.target_metric, t.target_episodes)
     start = time.monotonic()
@@ -522,16 +607,22 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                 t0 = time.perf_counter()
                 progress = epoch / total_epochs
                 if t.anneal_lr:
-                    optimizer.param_groups[0]["lr"] = t.learning_rate * (1.0 - progress)
+                    for param_group in optimizer.param_groups:
+                        param_group["lr"] = t.learning_rate * (1.0 - progress)
                 try:
                     losses = update(agent, optimizer, exp, t, progress, epoch + 1)
                 except NonFiniteLoss as e:
                     raise stopped(f"the loss became NaN or infinite in epoch {e.epoch} (step {global_step})",
                                   "Check the env's rewards and observations for NaN/inf, or lower "
                                   "train.learning_rate") from None
-                timers["train"] += time.perf_counter() - t0
+                timers["update"] += time.perf_counter() - t0
                 epoch += 1
 
+                # This epoch's time split; "other" is everything else since the last one (logging, checkpoints).
+                now = time.perf_counter()
+                timers["other"] += max(0.0, now - mark - sum(timers[k] - last_timers[k] for k in timers))
+                epoch_times = {k: timers[k] - last_timers[k] for k in timers}
+                last_timers, mark = dict(timers), now
                 elapsed = time.monotonic() - start
                 sps = (global_step - start_step) / max(elapsed, 1e-9)
                 if target_time is None and recent.add(stats) >= t.target:
@@ -552,8 +643,7 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                                  "elapsed s": elapsed},
                     "episodes": snapshot_stats,
                     "losses": losses,
-                    "time": {**{f"{k} %": 100 * v / max(sum(timers.values()), 1e-9) for k, v in timers.items()},
-                             **machine()},
+                    "time": {**time_split(epoch_times), **machine()},
                 }
                 if not quiet and dashboard.update(snapshot):
                     last_stats, window = snapshot_stats, Window()
