@@ -343,6 +343,15 @@ def open_storage(folder: Path, heartbeat: int):
                       heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3)), optuna
 
 
+def create(folder: Path, plan: Plan):
+    """A new study in `folder`, storing the plan so that every process joining it searches the same space."""
+    folder.mkdir(parents=True, exist_ok=True)
+    storage, optuna = open_storage(folder, plan.settings.heartbeat)
+    study = optuna.create_study(study_name=folder.name, storage=storage, directions=["maximize", "minimize"])
+    study.set_user_attr("plan", plan.to_json())
+    return study
+
+
 def find_study(where: str | Path, root: str | Path = "sweeps") -> Path:
     """A sweep folder from its folder, its study.db or its name under `root`."""
     path = Path(where)
@@ -721,11 +730,7 @@ def sweep(env: str, /, *, name: str | None = None, root: str | Path = "sweeps", 
         plan = make_plan(env, config=config, sweep_config=sweep_config,
                          sweep_layers=[(space, "keyword space=")] if space else None, fixed=fixed,
                          settings=settings)
-        folder.mkdir(parents=True, exist_ok=True)
-        storage, _ = open_storage(folder, plan.settings.heartbeat)
-        study = optuna.create_study(study_name=folder.name, storage=storage,
-                                    directions=["maximize", "minimize"])
-        study.set_user_attr("plan", plan.to_json())
+        study = create(folder, plan)
     workers = plan.settings.workers or fitting_workers(plan)
     s = plan.settings
     startup = min(10, max(3, s.trials // 3))
