@@ -670,8 +670,9 @@ class Sweep:
             r.log.close()
             try:
                 self.study.tell(r.trial, state=self.optuna.trial.TrialState.FAIL)
-                RetryHeartbeatStaleTrialCallback(max_retry=3)(self.study, self.study._storage.get_trial(r.trial._trial_id))
-            except Exception:  # noqa: BLE001 (the heartbeat path retries it later anyway)
+                lost = self.storage.get_trial(r.trial._trial_id)
+                RetryHeartbeatStaleTrialCallback(max_retry=3)(self.study, lost)
+            except Exception:  # noqa: BLE001 (a trial left RUNNING goes stale and is retried by the next sweep)
                 pass
         self.running.clear()
 
