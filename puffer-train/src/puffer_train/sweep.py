@@ -729,7 +729,7 @@ def sweep(env: str, /, *, name: str | None = None, root: str | Path = "sweeps", 
             raise SweepError(f"{folder} already holds a sweep: pass --resume (resume=True) to continue it, or "
                              "--name NAME (name=) for a new one")
         plan = make_plan(env, config=config, sweep_config=sweep_config,
-                         sweep_layers=[(space, "keyword space=")] if space else None, fixed=fixed,
+                         sweep_layers=[(space, "the --sweep.* flags (space=)")] if space else None, fixed=fixed,
                          settings=settings)
         study = create(folder, plan)
     workers = plan.settings.workers or fitting_workers(plan)
