@@ -507,7 +507,6 @@ class Sweep:
         self.storage = study._storage
         self.last_stale_check = self.last_heartbeat = 0.0
         self.started = time.monotonic()
-        self.ran = 0
 
     # What the study holds, across every process sharing it.
     def trials(self, *states):
@@ -542,7 +541,8 @@ class Sweep:
         searched = sum(1 for g in found.values() for t in g.trials if not is_repeat(t))
         picked = self.study.user_attrs.get("repeat_roots", {"searched": -1, "roots": []})
         roots = picked["roots"]
-        if picked["searched"] != searched:  # first time, or the sweep was resumed with more trials
+        if picked["searched"] != searched or len(roots) < self.s.repeat_points:
+            # First time, or resumed with more trials or a larger --repeat-points.
             roots += [g.root for g in repeat_candidates(found, self.s) if g.root not in roots]
             self.study.set_user_attr("repeat_roots", {"searched": searched, "roots": roots})
         queued = 0
@@ -608,7 +608,6 @@ class Sweep:
             trial.set_user_attr("seconds", elapsed)
             trial.set_constraint("failed", 1.0)
             self.study.tell(trial, state=st.PRUNED)
-        self.ran += 1
         if not self.quiet:
             print(self.line(trial, outcome), flush=True)
 
