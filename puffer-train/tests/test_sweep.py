@@ -225,7 +225,7 @@ def test_sigkill_mid_trial_then_resume_counts_no_trial_twice(tmp_path):
     and finishes with exactly `trials` search results."""
     space = tmp_path / "space.toml"
     space.write_text("[sweep]\nheartbeat = 1\n[sweep.train]\nlearning_rate = { distribution = \"log_uniform\", "
-                     "min = 3e-3, max = 3e-2 }\n[train]\ntotal_timesteps = 40_000\neval_episodes = 64\n")
+                     "min = 3e-3, max = 3e-2 }\n[train]\ntotal_timesteps = 100_000\neval_episodes = 64\n")
     argv = [sys.executable, "-m", "puffer_train.cli", "sweep", ENV, "--dir", str(tmp_path), "--trials", "3",
             "--repeats", "0", "--workers", "1", "--sweep-config", str(space)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
