@@ -147,6 +147,14 @@ def wheels(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def learn(session: nox.Session) -> None:
+    """Train envs with their shipped configs on several seeds: final evaluation, seconds and steps to the
+    target, SPS; writes bench/results/learn.{md,json}. `nox -s learn -- cartpole pong --seeds 3`."""
+    install_all(session)
+    session.run("python", "bench/bench_learn.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")

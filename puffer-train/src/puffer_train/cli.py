@@ -4,6 +4,7 @@
     puffer-train eval <env> --checkpoint CKPT [--episodes N] [--render] [--deterministic]
     puffer-train list
     puffer-train elo <env> --checkpoints DIR [--games N] [--k K] [--stall-limit STEPS]
+    puffer-train sweep <env> | sweep show <sweep>   (see puffer-train sweep --help)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ USAGE = """usage:
   puffer-train eval <env> --checkpoint CKPT [--episodes N] [--render] [--deterministic]
   puffer-train list
   puffer-train elo <env> --checkpoints DIR [--games N] [--k K] [--stall-limit STEPS]
+  puffer-train sweep <env> [--trials N ...] | puffer-train sweep show <sweep>   (puffer-train sweep --help)
 
 Config layers, later wins: trainer defaults < the env's training TOML < --config FILE < flags.
 TOML keys use underscores, flags dashes. Any --env.<kwarg> VALUE is passed to the env constructor."""
@@ -125,6 +127,10 @@ def _int(special: dict, name: str, default: int) -> int:
 
 
 def run(argv: list[str]) -> int:
+    if argv[:1] == ["sweep"]:  # hyperparameter search: its own flags, in puffer_train.sweep
+        from .sweep import cli as sweep_cli
+
+        return sweep_cli(argv[1:])
     words, special, flags = split_args(argv)
     command = words[0] if words and words[0] in COMMANDS else "train"
     if words and words[0] in COMMANDS:

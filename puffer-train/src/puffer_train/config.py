@@ -88,6 +88,7 @@ class PolicyConfig:
 OPTIMIZERS = ("adam", "muon")
 SECTIONS = {"vec": VecConfig, "train": TrainConfig, "policy": PolicyConfig}
 ALL_SECTIONS = ("env", *SECTIONS)
+SWEEP_SECTION = "sweep"
 
 
 @dataclass
@@ -135,6 +136,8 @@ def merge(base: dict, layer: dict, source: str) -> dict:
     """`layer` over `base`, both {section: {key: value}}; unknown sections or keys are ConfigErrors."""
     out = {section: dict(values) for section, values in base.items()}
     for section, values in layer.items():
+        if section == SWEEP_SECTION:
+            continue  # the search space of `puffer-train sweep`, read by puffer_train.sweep, not a training option
         if section not in ALL_SECTIONS:
             raise ConfigError(f"unknown config section [{section}] in {source}.{_hint(section, ALL_SECTIONS)} "
                               f"Sections: {', '.join(ALL_SECTIONS)}.")
