@@ -78,7 +78,10 @@ def run_sanitizer_soak(session: nox.Session) -> None:
     if not dirs:
         session.log("no C plugins yet: nothing to run under the sanitizers")
         return
-    libasan = session.run("gcc", "-print-file-name=libasan.so", external=True, silent=True).strip()
+    libasan = session.run("gcc", "-print-file-name=libasan.so", external=True, silent=True)
+    if libasan is None:  # `nox --install-only`: nothing runs
+        return
+    libasan = libasan.strip()
     env = {
         "PUFFER_SANITIZE": "1",
         "LD_PRELOAD": libasan,
@@ -95,7 +98,10 @@ def tests(session: nox.Session) -> None:
     sanitizer soak of every C plugin (in the same venv)."""
     ensure_xvfb(session)
     install_all(session)
-    session.run("pytest", *test_dirs(), *session.posargs)
+    session.run("pytest", *test_dirs(), "-m", "not ray", *session.posargs)
+    # The Ray cluster tests in a pytest process of their own: a cluster started by a process that has
+    # already run hundreds of other tests (threads, signal handlers, torch) has failed to start workers.
+    session.run("pytest", *test_dirs(), "-m", "ray", "-p", "no:cacheprovider", *session.posargs)
     run_sanitizer_soak(session)
 
 
