@@ -488,19 +488,51 @@ def choose(found: dict[int, Group], s: Settings) -> Group | None:
 @dataclass
 class Running:
     trial: object  # optuna.Trial
-    process: subprocess.Popen
+    process: subprocess.Popen | None  # a local trial process, or
     folder: Path
     started: float
     log: object
+    ref: object = None  # the ObjectRef of a trial running as a Ray task (sweep --ray)
+
+
+def connect_ray(address: str):
+    """The ray module, connected: to `address` ("auto", "host:port", "ray://..."), or a local Ray for
+    "local" / ""; a process already connected stays on its cluster."""
+    try:
+        import ray
+    except ImportError as e:
+        raise ConfigError("sweep --ray needs Ray: pip install 'puffer-core[ray]'") from e
+    if not ray.is_initialized():
+        ray.init(address=None if address in ("", "local") else address, include_dashboard=False,
+                 log_to_driver=False)
+    return ray
+
+
+def ray_trial(spec: dict) -> dict:
+    """One trial as a Ray task, on whichever node Ray picks: what sweep_trial.run returns, plus the node."""
+    import ray
+
+    from . import sweep_trial
+
+    try:
+        outcome = sweep_trial.run(spec)
+    except Exception as e:  # a crash is the trial's result, recorded as a failure
+        outcome = {"ok": False, "failure": f"crashed: {type(e).__name__}: {e}"}
+    outcome["ray_node"] = ray.get_runtime_context().get_node_id()
+    return outcome
 
 
 class Sweep:
     """The loop of one sweep process: ask Optuna, start trial processes, heartbeat, tell the results."""
 
-    def __init__(self, study, plan: Plan, folder: Path, workers: int, quiet: bool):
+    def __init__(self, study, plan: Plan, folder: Path, workers: int, quiet: bool, ray_address: str | None = None):
         import optuna
 
         self.optuna, self.study, self.plan, self.folder = optuna, study, plan, folder
+        # sweep --ray: trials are Ray tasks (1 CPU each) anywhere on the cluster; this process alone talks
+        # to the study database, so the cluster's nodes need no access to it.
+        self.ray = connect_ray(ray_address) if ray_address is not None else None
+        self.remote_trial = self.ray.remote(num_cpus=1, max_retries=0)(ray_trial) if self.ray else None
         self.s = plan.settings
         self.workers, self.quiet = workers, quiet
         self.running: dict[int, Running] = {}
@@ -564,10 +596,14 @@ class Sweep:
                 "layers": [*self.plan.layers, (params_to_layer(trial.params), f"sweep trial {trial.number}"),
                            (forced, "the sweep")]}
         (folder / "spec.json").write_text(json.dumps(spec, indent=1))
-        log = open(folder / "log.txt", "w")  # noqa: SIM115 (closed when the trial ends)
-        process = subprocess.Popen([sys.executable, "-m", "puffer_train.sweep_trial", str(folder / "spec.json")],
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.running[trial.number] = Running(trial, process, folder, time.monotonic(), log)
+        if self.ray is not None:
+            ref = self.remote_trial.remote(spec)
+            self.running[trial.number] = Running(trial, None, folder, time.monotonic(), None, ref)
+        else:
+            log = open(folder / "log.txt", "w")  # noqa: SIM115 (closed when the trial ends)
+            process = subprocess.Popen([sys.executable, "-m", "puffer_train.sweep_trial", str(folder / "spec.json")],
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.running[trial.number] = Running(trial, process, folder, time.monotonic(), log)
         if not self.quiet:
             shown = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
             kind = f"repeat of {trial.user_attrs['repeat_of']}" if is_repeat(trial) else "search"
@@ -577,25 +613,48 @@ class Sweep:
     def reap(self) -> None:
         for number, r in list(self.running.items()):
             elapsed = time.monotonic() - r.started
-            if r.process.poll() is None:
+            if not self.finished(r):
                 if elapsed <= self.s.trial_timeout:
                     continue
-                kill_group(r.process)
+                self.kill(r)
                 outcome = {"ok": False, "failure": f"timeout: still running after {self.s.trial_timeout:g} s"}
             else:
-                path = r.folder / "result.json"
-                if path.exists():
-                    outcome = json.loads(path.read_text())
-                else:
-                    outcome = {"ok": False, "failure": f"crashed: the trial process exited with code "
-                                                       f"{r.process.returncode} (see {r.folder / 'log.txt'})"}
-            r.log.close()
+                outcome = self.outcome(r)
             del self.running[number]
             self.tell(r, outcome, elapsed)
+
+    def finished(self, r: Running) -> bool:
+        if r.ref is not None:
+            return bool(self.ray.wait([r.ref], timeout=0)[0])
+        return r.process.poll() is not None
+
+    def outcome(self, r: Running) -> dict:
+        if r.ref is not None:
+            try:
+                return self.ray.get(r.ref)
+            except self.ray.exceptions.RayError as e:  # its worker or node died
+                text = str(e).strip().splitlines()
+                return {"ok": False, "failure": f"crashed: the Ray task died ({type(e).__name__}: "
+                                                f"{text[0] if text else ''})"}
+        r.log.close()
+        path = r.folder / "result.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        return {"ok": False, "failure": f"crashed: the trial process exited with code {r.process.returncode} "
+                                        f"(see {r.folder / 'log.txt'})"}
+
+    def kill(self, r: Running) -> None:
+        if r.ref is not None:
+            self.ray.cancel(r.ref, force=True)
+        else:
+            kill_group(r.process)
+            r.log.close()
 
     def tell(self, r: Running, outcome: dict, elapsed: float) -> None:
         trial, st = r.trial, self.optuna.trial.TrialState
         trial.set_user_attr("run_dir", str(r.folder.resolve()))
+        if "ray_node" in outcome:
+            trial.set_user_attr("ray_node", outcome["ray_node"])
         if outcome.get("curve"):
             (r.folder / "curve.json").write_text(json.dumps(outcome["curve"]))
         if outcome["ok"]:
@@ -665,8 +724,7 @@ class Sweep:
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
         for r in list(self.running.values()):
-            kill_group(r.process)
-            r.log.close()
+            self.kill(r)
             try:
                 self.study.tell(r.trial, state=self.optuna.trial.TrialState.FAIL)
                 lost = self.storage.get_trial(r.trial._trial_id)
@@ -696,15 +754,17 @@ def _fmt_cost(cost: float, kind: str) -> str:
 
 def sweep(env: str, /, *, name: str | None = None, root: str | Path = "sweeps", resume: bool = False,
           config: str | Path | None = None, sweep_config: str | Path | None = None,
-          space: dict | None = None, fixed: dict | None = None, quiet: bool = False, **settings) -> dict:
+          space: dict | None = None, fixed: dict | None = None, quiet: bool = False, ray: str | None = None,
+          **settings) -> dict:
     """Cost-aware hyperparameter search on `env`; returns the chosen config and where everything went.
 
         puffer_train.sweep("cartpole", trials=20, cost="seconds", repeats=2)
 
     `space`: a `[sweep]`-style table ({"train": {"learning_rate": {"distribution": ...}}}) over the
     plugin's; `fixed`: config sections ({"train": {"gamma": 0.99}}) held fixed (they leave the space);
-    `config`/`sweep_config`: TOML files as for the CLI; `settings`: any of Settings' fields (trials,
-    workers, cost, repeats, repeat_points, trial_timeout, target, seed, heartbeat). The sweep lives in
+    `config`/`sweep_config`: TOML files as for the CLI; `ray`: run the trials as Ray tasks on the cluster
+    at this address ("" or "local": a local Ray; "auto": the running one); `settings`: any of Settings'
+    fields (trials, workers, cost, repeats, repeat_points, trial_timeout, target, seed, heartbeat). The sweep lives in
     `root/name` (name: the env's); `resume=True` continues (or joins) the sweep there, and keyword
     settings then replace the stored ones (e.g. more trials).
     Returns {"folder", "best" (params, score, cost, seeds, trial), "best_toml", "plots", "front", "trials"}.
@@ -741,7 +801,7 @@ def sweep(env: str, /, *, name: str | None = None, root: str | Path = "sweeps", 
         print(f"[sweep {env}] {folder}: {s.trials} trials, cost = {s.cost}, {workers} at a time, "
               f"{s.repeats} repeats of the best {s.repeat_points}; {len(plan.space)} parameters: "
               f"{', '.join(plan.space)}", flush=True)
-    Sweep(study, plan, folder, workers, quiet).run()
+    Sweep(study, plan, folder, workers, quiet, ray_address=ray).run()
     return report(folder, study, plan, quiet=quiet)
 
 
@@ -852,6 +912,7 @@ def show(where: str | Path, root: str | Path = "sweeps") -> str:
 USAGE = """usage:
   puffer-train sweep <env> [--trials N] [--workers N] [--cost steps|seconds] [--repeats K] [--target X]
                            [--trial-timeout S] [--seed S] [--name NAME] [--dir ROOT] [--resume]
+                           [--ray [auto | HOST:PORT | ray://HOST:PORT]]
                            [--sweep-config FILE.toml] [--config FILE.toml]
                            [--sweep.<section>.<option> '{ distribution = "...", ... }'] [--<section>.<option> VALUE]
   puffer-train sweep show <sweep folder | study.db | name> [--dir ROOT]
@@ -860,7 +921,9 @@ Cost-aware search (Optuna multi-objective TPE): maximize the final evaluation sc
 The space is the env's TOML [sweep] section < --sweep-config < --sweep.* flags; a --<section>.<option>
 flag fixes that option (it leaves the space). Results go to ROOT/NAME (default sweeps/<env>): study.db,
 trials/ (run dirs with TensorBoard events), best.toml (for `puffer-train <env> --config`), pareto.png,
-curves.png. --resume continues a stopped sweep, or joins one running from another shell."""
+curves.png. --resume continues a stopped sweep, or joins one running from another shell.
+--ray runs the trials as Ray tasks (1 CPU each) on a Ray cluster (address, or a local Ray when none is
+given); this process alone keeps the study database."""
 
 FLAG_SETTINGS = {"--trials": "trials", "--workers": "workers", "--cost": "cost", "--repeats": "repeats",
                  "--repeat-points": "repeat_points", "--trial-timeout": "trial_timeout", "--target": "target",
@@ -870,7 +933,7 @@ FLAG_OTHER = {"--name", "--dir", "--sweep-config", "--config"}
 
 def cli(argv: list[str]) -> int:
     """`puffer-train sweep ...` (dispatched from puffer_train.cli)."""
-    words, values, sweep_flags, config_flags, resume = [], {}, [], [], False
+    words, values, sweep_flags, config_flags, resume, ray = [], {}, [], [], False, None
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -884,6 +947,11 @@ def cli(argv: list[str]) -> int:
         flag, eq, value = arg.partition("=")
         if flag == "--resume":
             resume = True
+            continue
+        if flag == "--ray":  # an optional address: "auto", host:port or ray://... (never the env's name)
+            ray = value if eq else ""
+            if not eq and i < len(argv) and (argv[i] == "auto" or ":" in argv[i]):
+                ray, i = argv[i], i + 1
             continue
         if not eq:
             value = None
@@ -931,5 +999,6 @@ def cli(argv: list[str]) -> int:
         raise ConfigError("--resume continues the stored search space and config; only --trials, --workers, "
                           "--repeats and the other settings flags may change")
     result = sweep(words[0], name=values.get("--name"), root=root, resume=resume, config=values.get("--config"),
-                   sweep_config=values.get("--sweep-config"), space=table_layer or None, fixed=fixed, **settings)
+                   sweep_config=values.get("--sweep-config"), space=table_layer or None, fixed=fixed, ray=ray,
+                   **settings)
     return 0 if result["best"] is not None else 1
