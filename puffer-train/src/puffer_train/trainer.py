@@ -603,9 +603,6 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                 global_step += batch_size * group.world_size
                 stats = group.merge_stats(vec.log(), vec.log_fields)
                 window.add(stats)
-                # Target reached by this rollout's episodes: keep (and evaluate) the policy that played them,
-                # not one more update of it.
-                reached = target_time is None and recent.add(stats) >= t.target
 
                 t0 = time.perf_counter()
                 progress = epoch / total_epochs
@@ -613,8 +610,7 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                     for param_group in optimizer.param_groups:
                         param_group["lr"] = t.learning_rate * (1.0 - progress)
                 try:
-                    if not reached:
-                        losses = update(agent, optimizer, exp, t, progress, epoch + 1)
+                    losses = update(agent, optimizer, exp, t, progress, epoch + 1)
                 except NonFiniteLoss as e:
                     raise stopped(f"the loss became NaN or infinite in epoch {e.epoch} (step {global_step})",
                                   "Check the env's rewards and observations for NaN/inf, or lower "
@@ -629,7 +625,7 @@ def _train(env, spec, config_obj: cfg.Config, vec, device, data, resume_path, ca
                 last_timers, mark = dict(timers), now
                 elapsed = time.monotonic() - start
                 sps = (global_step - start_step) / max(elapsed, 1e-9)
-                if reached:
+                if target_time is None and recent.add(stats) >= t.target:
                     target_time, target_steps = elapsed, global_step
                 if writer is not None:
                     writer.add_scalar("perf/sps", sps, global_step)
