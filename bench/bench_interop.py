@@ -14,41 +14,9 @@ Rows:
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from bench_train import sb3_cartpole  # the rl-zoo PPO run, on any SB3 VecEnv
 from harness import Row, interleaved, median
-
-TARGET = 475.0
-
-
-def sb3_ppo(venv, quick: bool, max_seconds: float) -> dict:
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    class Target(BaseCallback):
-        def __init__(self):
-            super().__init__()
-            self.start = time.perf_counter()
-            self.time = self.steps = None
-
-        def _on_step(self) -> bool:
-            buf = self.model.ep_info_buffer
-            if self.time is None and len(buf) >= 20 and sum(e["r"] for e in buf) / len(buf) >= TARGET:
-                self.time, self.steps = time.perf_counter() - self.start, self.num_timesteps
-                return False
-            return time.perf_counter() - self.start < max_seconds
-
-    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
-                ent_coef=0.0, learning_rate=lambda p: p * 0.001, clip_range=lambda p: p * 0.2, seed=0,
-                device="cpu", verbose=0)
-    callback = Target()
-    start = time.perf_counter()
-    model.learn(total_timesteps=100_000 if quick else 300_000, callback=callback)
-    wall = time.perf_counter() - start
-    venv.close()
-    return {"sps": model.num_timesteps / wall, "steps": model.num_timesteps, "target_time": callback.time,
-            "target_steps": callback.steps}
 
 
 def sb3_rows(quick: bool) -> list[Row]:
@@ -69,7 +37,7 @@ def sb3_rows(quick: bool) -> list[Row]:
               ("SB3 PPO on Gymnasium CartPole-v1 (DummyVecEnv)",
                lambda: make_vec_env(lambda: gym.make("CartPole-v1"), n_envs=8, seed=0)))
     for name, make in makers:
-        result = sb3_ppo(make(), quick, max_seconds=120 if quick else 600)
+        result = sb3_cartpole(quick, max_seconds=120 if quick else 600, venv=make())
         out.append(Row("interop: SB3 PPO cartpole, training SPS", name, 8, 1, result["sps"], [result["sps"]],
                        f"{result['steps']:,} steps (rl-zoo: 8 envs x 32, 20 epochs, seed 0)"))
         seconds = result["target_time"] if result["target_time"] is not None else float("nan")

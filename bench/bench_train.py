@@ -173,12 +173,11 @@ def vs_pufferlib_rows(quick: bool) -> list[Row]:
     return out
 
 
-def sb3_cartpole(quick: bool, max_seconds: float) -> dict:
-    """rl-zoo's PPO hyperparameters for CartPole-v1; stops at mean return 475 or after max_seconds."""
-    import gymnasium as gym
+def sb3_cartpole(quick: bool, max_seconds: float, venv=None) -> dict:
+    """rl-zoo's PPO hyperparameters for CartPole-v1, on `venv` (default: SB3's own vector env of 8 Gymnasium
+    CartPole-v1); stops at mean return 475 over SB3's last episodes, or after max_seconds."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
 
     class Target(BaseCallback):
         def __init__(self):
@@ -193,15 +192,19 @@ def sb3_cartpole(quick: bool, max_seconds: float) -> dict:
                 return False
             return time.perf_counter() - self.start < max_seconds
 
-    env = make_vec_env(lambda: gym.make("CartPole-v1"), n_envs=8, seed=0)
-    model = PPO("MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-                learning_rate=lambda progress: progress * 0.001, clip_range=lambda progress: progress * 0.2,
-                seed=0, device="cpu", verbose=0)
+    if venv is None:
+        import gymnasium as gym
+        from stable_baselines3.common.env_util import make_vec_env
+
+        venv = make_vec_env(lambda: gym.make("CartPole-v1"), n_envs=8, seed=0)
+    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
+                ent_coef=0.0, learning_rate=lambda progress: progress * 0.001,
+                clip_range=lambda progress: progress * 0.2, seed=0, device="cpu", verbose=0)
     callback = Target()
     start = time.perf_counter()
     model.learn(total_timesteps=100_000 if quick else 300_000, callback=callback)
     wall = time.perf_counter() - start
-    env.close()
+    venv.close()
     return {"sps": model.num_timesteps / wall, "steps": model.num_timesteps, "target_time": callback.time,
             "target_steps": callback.steps}
 

@@ -24,7 +24,7 @@ EXAMPLES = HERE.parents[1] / "examples"
 # sys.path, and the test envs below are imported from this file under its plain file name (pytest's
 # own module name for it is not importable).
 from numpy_cartpole import NumpyCartPole  # noqa: E402
-from same_as_serial import assert_c_cartpole_matches_serial, assert_same_step  # noqa: E402
+from same_as_serial import assert_c_cartpole_matches_serial, assert_same_step, check_async_batches  # noqa: E402
 from slow_env import Slow  # noqa: E402
 
 SHM = Path("/dev/shm")
@@ -149,36 +149,13 @@ def test_a_c_env_in_worker_processes_gives_serial_trajectories():
 def test_async_batches_match_serial_per_env():
     """EnvPool-style: recv returns the first 2 envs to finish; each env's trajectory equals a single
     env's with seed + i, whatever order the batches come back in."""
-    seed, per_env = 3, 2
-    refs = [NumpyCartPole(num_envs=per_env) for _ in range(4)]
-    for i, env in enumerate(refs):
-        env.reset(seed + i)
-    rngs = [np.random.default_rng(100 + i) for i in range(4)]
-    seen_gathered = False
-    with make(Slow, num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": per_env},
-              seed=seed) as vec:
-        vec.async_reset()
-        for _ in range(16):
-            obs, rewards, terminals, truncations, infos, ids, masks = vec.recv()
-            assert len(ids) == 2 * per_env and obs.shape == (4, 4) and masks.all()
-            np.testing.assert_array_equal(obs, vec.observations[ids])
-            envs = ids[::per_env] // per_env
-            np.testing.assert_array_equal(ids, np.concatenate([np.arange(e * per_env, (e + 1) * per_env)
-                                                               for e in envs]))
-            seen_gathered |= not np.shares_memory(obs, vec.observations)
-            actions = []
-            for j, e in enumerate(envs):
-                rows = slice(j * per_env, (j + 1) * per_env)
-                np.testing.assert_array_equal(obs[rows], refs[e].observations)
-                np.testing.assert_array_equal(rewards[rows], refs[e].rewards)
-                np.testing.assert_array_equal(terminals[rows], refs[e].terminals)
-                actions.append(rngs[e].integers(0, 2, per_env))
-                refs[e].step(actions[-1])
-            vec.send(np.concatenate(actions))
+    with make(Slow, num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
+        gathered, _ = check_async_batches(vec, NumpyCartPole, seed=3, per_env=2)
         obs, *_ = vec.recv()
+        assert obs.shape == (4, 4)
         with pytest.raises(PufferError, match="recv\\(\\) called twice"):
             vec.recv()
-    assert seen_gathered, "with env 1 slow, some batch should have been non-contiguous workers"
+    assert gathered, "with env 1 slow, some batch should have been non-contiguous workers"
 
 
 def test_bad_actions_are_clear_errors_and_the_backend_keeps_working():

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
 from numpy_cartpole import NumpyCartPole  # noqa: E402  (conftest puts examples/ on sys.path)
-from same_as_serial import assert_c_cartpole_matches_serial, assert_same_step  # noqa: E402
+from same_as_serial import assert_c_cartpole_matches_serial, assert_same_step, check_async_batches  # noqa: E402
 from slow_env import Slow  # noqa: E402
 
 
@@ -96,26 +96,8 @@ def test_emulated_gymnasium_cartpole_gives_serial_trajectories(cluster):
 def test_async_batches_match_serial_per_env(cluster):
     """recv returns the first 2 of 4 actors to finish (env 1 is slow); each env's trajectory still
     equals a single env's with seed + i."""
-    seed, per_env = 3, 2
-    refs = [NumpyCartPole(num_envs=per_env) for _ in range(4)]
-    for i, env in enumerate(refs):
-        env.reset(seed + i)
-    rngs = [np.random.default_rng(100 + i) for i in range(4)]
-    batches = set()
-    with make(Slow, num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": per_env}, seed=seed) as vec:
-        vec.async_reset()
-        for _ in range(12):
-            obs, rewards, terminals, truncations, infos, ids, masks = vec.recv()
-            envs = ids[::per_env] // per_env
-            batches.add(tuple(envs))
-            actions = []
-            for j, e in enumerate(envs):
-                rows = slice(j * per_env, (j + 1) * per_env)
-                np.testing.assert_array_equal(obs[rows], refs[e].observations)
-                np.testing.assert_array_equal(rewards[rows], refs[e].rewards)
-                actions.append(rngs[e].integers(0, 2, per_env))
-                refs[e].step(actions[-1])
-            vec.send(np.concatenate(actions))
+    with make(Slow, num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
+        _, batches = check_async_batches(vec, NumpyCartPole, seed=3, per_env=2, rounds=12)
     assert len(batches) > 1, "with env 1 slow, batches should not always be the same two actors"
 
 

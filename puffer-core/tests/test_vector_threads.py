@@ -10,7 +10,7 @@ import numpy as np
 import puffer_core
 import pytest
 from puffer_core import ActionError, ConfigError, PufferError, WorkerError
-from same_as_serial import assert_c_cartpole_matches_serial, assert_same_step
+from same_as_serial import assert_c_cartpole_matches_serial, assert_same_step, check_async_batches
 
 
 @pytest.fixture
@@ -79,30 +79,9 @@ def test_trajectories_equal_serial(envs, num_workers, spin):
 
 
 def test_async_batches_match_serial_per_env(envs):
-    seed, per_env = 3, 2
-    refs = [envs.cartpole(num_envs=per_env) for _ in range(4)]
-    for i, env in enumerate(refs):
-        env.reset(seed + i)
-    rngs = [np.random.default_rng(100 + i) for i in range(4)]
-    seen_gathered = False
-    with make(envs.Slow, num_workers=4, batch_size=2, env_kwargs={"num_envs": per_env}, seed=seed) as vec:
-        vec.async_reset()
-        for _ in range(16):
-            obs, rewards, terminals, truncations, infos, ids, masks = vec.recv()
-            np.testing.assert_array_equal(obs, vec.observations[ids])
-            batch_envs = ids[::per_env] // per_env
-            np.testing.assert_array_equal(ids, np.concatenate([np.arange(e * per_env, (e + 1) * per_env)
-                                                               for e in batch_envs]))
-            seen_gathered |= not np.shares_memory(obs, vec.observations)
-            actions = []
-            for j, e in enumerate(batch_envs):
-                rows = slice(j * per_env, (j + 1) * per_env)
-                np.testing.assert_array_equal(obs[rows], refs[e].observations)
-                np.testing.assert_array_equal(rewards[rows], refs[e].rewards)
-                actions.append(rngs[e].integers(0, 2, per_env))
-                refs[e].step(actions[-1])
-            vec.send(np.concatenate(actions))
-    assert seen_gathered
+    with make(envs.Slow, num_workers=4, batch_size=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
+        gathered, _ = check_async_batches(vec, envs.cartpole, seed=3, per_env=2)
+    assert gathered
 
 
 @pytest.mark.parametrize("fail_seed, worker", [(0, 0), (3, 1)])  # worker 0 runs in the calling thread
