@@ -62,6 +62,12 @@ def ensure_xvfb(session: nox.Session) -> None:
         session.warn("Xvfb not found and cannot be installed here: rendering tests will be skipped")
 
 
+def ray_env() -> dict:
+    """Ray's session files outside the venv: nox points TMPDIR into it, and Ray's workers fail to start
+    (ray.init then hangs) when its temp dir lies inside the active virtualenv."""
+    return {"RAY_TMPDIR": os.environ.get("RAY_TMPDIR", "/tmp/puffer-ray")}
+
+
 def c_test_dirs() -> list[str]:
     """Test dirs of the SDK and of every plugin that ships a C header: the sanitizer soak's scope."""
     dirs = ["./puffer-envs/tests"] if (ROOT / "puffer-envs/tests").is_dir() else []
@@ -99,9 +105,9 @@ def tests(session: nox.Session) -> None:
     ensure_xvfb(session)
     install_all(session)
     session.run("pytest", *test_dirs(), "-m", "not ray", *session.posargs)
-    # The Ray cluster tests in a pytest process of their own: a cluster started by a process that has
-    # already run hundreds of other tests (threads, signal handlers, torch) has failed to start workers.
-    session.run("pytest", *test_dirs(), "-m", "ray", "-p", "no:cacheprovider", *session.posargs)
+    # The Ray cluster tests in a pytest process of their own, so that no other test's threads or
+    # processes share the process that starts the cluster.
+    session.run("pytest", *test_dirs(), "-m", "ray", "-p", "no:cacheprovider", *session.posargs, env=ray_env())
     run_sanitizer_soak(session)
 
 
@@ -124,7 +130,7 @@ def bench(session: nox.Session) -> None:
     """Agent-steps/s per env (serial and 2 workers) and training SPS; writes bench/results/bench.{md,json}."""
     ensure_xvfb(session)
     install_all(session, "stable-baselines3", "psutil")
-    session.run("python", "bench/run.py", *session.posargs)
+    session.run("python", "bench/run.py", *session.posargs, env=ray_env())
 
 
 @nox.session(python=PYTHON)

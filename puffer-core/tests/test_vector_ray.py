@@ -181,3 +181,15 @@ def test_final_observations_come_back_from_the_actors(cluster):
             np.testing.assert_array_equal(vec.final_observations[done], serial.final_observations[done])
             ended += len(done)
         assert ended >= 4
+
+
+def test_a_temp_dir_inside_the_virtualenv_is_refused_before_ray_hangs(monkeypatch, tmp_path):
+    from puffer_core.vector.ray import check_temp_dir
+
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path))
+    monkeypatch.delenv("RAY_TMPDIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    with pytest.raises(puffer_core.ConfigError, match="RAY_TMPDIR to a folder outside it"):
+        check_temp_dir()
+    monkeypatch.setenv("RAY_TMPDIR", "/tmp/elsewhere")
+    check_temp_dir()

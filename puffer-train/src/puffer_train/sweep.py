@@ -503,8 +503,12 @@ def connect_ray(address: str):
     except ImportError as e:
         raise ConfigError("sweep --ray needs Ray: pip install 'puffer-core[ray]'") from e
     if not ray.is_initialized():
-        ray.init(address=None if address in ("", "local") else address, include_dashboard=False,
-                 log_to_driver=False)
+        local = address in ("", "local")
+        if local:
+            from puffer_core.vector.ray import check_temp_dir
+
+            check_temp_dir()
+        ray.init(address=None if local else address, include_dashboard=False, log_to_driver=False)
     return ray
 
 

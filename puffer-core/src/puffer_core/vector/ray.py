@@ -42,6 +42,17 @@ def import_ray():
     return ray
 
 
+def check_temp_dir() -> None:
+    """Ray's workers cannot start when its temp dir (RAY_TMPDIR, else TMPDIR) lies inside the active
+    virtualenv, and ray.init then waits for ever; say so instead (checked before connecting)."""
+    venv = os.environ.get("VIRTUAL_ENV")
+    temp = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR")
+    if venv and temp and os.path.realpath(temp).startswith(os.path.realpath(venv) + os.sep):
+        raise ConfigError(f"Ray's temp dir {temp} (RAY_TMPDIR, else TMPDIR) lies inside the virtualenv {venv}, "
+                          "where Ray's workers cannot start: set RAY_TMPDIR to a folder outside it, e.g. "
+                          "RAY_TMPDIR=/tmp/ray")
+
+
 class EnvActor:
     """What each Ray actor runs: `envs_per_actor` env objects on buffers holding only its own rows."""
 
@@ -91,6 +102,8 @@ class Ray(Pool):
         ray = import_ray()
         self._ray = ray
         if not ray.is_initialized():
+            if address is None:  # this process starts a local Ray
+                check_temp_dir()
             ray.init(address=address, **{"include_dashboard": False, "log_to_driver": False, **(ray_init or {})})
         self._actors: dict[int, object] = {}
         self._calls: dict = {}  # ObjectRef -> worker of every command in flight
