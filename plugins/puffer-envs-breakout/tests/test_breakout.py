@@ -250,6 +250,89 @@ def test_rgb_array_frame_draws_the_struct(puffer_display):
         env.close()
 
 
+
+SENTINEL = 7.0  # outside the observation space: a row the env wrote can never still hold it
+
+
+@pytest.mark.soak  # random play with final observations on: also run under the sanitizers
+def test_final_observations_are_the_rows_that_ended_and_their_true_end_state():
+    """Every row's first episode, stepped with final observations on (max_steps=100) and in a copy with
+    them off that is only truncated much later: same seed, same actions, so both play the same game
+    until the first ends. A truncated row's final observation must be the copy's observation of that
+    step exactly (the copy went on from the same state); a game over (last ball lost) is over in both."""
+    n = 64
+    env = puffer_core.make("breakout", num_envs=n, max_steps=100, final_observations=True)
+    copy = puffer_core.make("breakout", num_envs=n, max_steps=10_000)
+    obs, _ = env.reset(seed=5)
+    np.testing.assert_array_equal(obs, copy.reset(seed=5)[0])
+    rng = np.random.default_rng(5)
+    first = np.ones(n, bool)  # rows still in their first episode
+    truncated = terminated = 0
+    for _ in range(100):
+        previous = env.observations.copy()
+        env.final_observations[:] = SENTINEL
+        actions = rng.integers(0, 3, n).astype(np.int32)
+        _, _, terms, truncs, _ = env.step(actions)
+        copy.step(actions)
+        ended = (terms | truncs).astype(bool)
+        assert (env.final_observations[~ended] == SENTINEL).all()  # only the rows that ended are written
+        assert not (env.final_observations[ended] == SENTINEL).any()
+        for i in np.flatnonzero(ended & first):
+            final = env.final_observations[i]
+            if truncs[i]:
+                np.testing.assert_array_equal(final, copy.observations[i])
+                truncated += 1
+            else:  # the last ball fell past the paddle, far below the bricks: none was hit on the way
+                assert copy.terminals[i]
+                assert final[3] == 1.0 and final[5] > 0
+                np.testing.assert_array_equal(final[6:], previous[i, 6:])
+                terminated += 1
+            assert not np.array_equal(final, env.observations[i])  # not the next game's first observation
+        first &= ~ended
+        np.testing.assert_array_equal(env.observations[first], copy.observations[first])
+    assert not first.any() and truncated > 0 and terminated > 0
+
+
+def test_final_observation_of_a_cleared_second_wall_is_the_empty_wall():
+    """The same last brick broken on the first wall (a new wall comes, play goes on) and on the second
+    (game over): the two steps end in the same state but for the bricks, so the game over's final
+    observation is the other's observation with every brick gone."""
+    observations = []
+    for wall in (0, 1):
+        env = make(final_observations=True)
+        e = env.envs[0]
+        e.paddle_x = 100.0
+        for b in range(COLS * ROWS):
+            e.bricks[b] = 0
+        e.bricks[5 * COLS + 7] = 1
+        e.bricks_left = 1
+        e.wall = wall
+        place_ball(e, 7 * BRICK_W + 12.0, BRICK_TOP + ROWS * BRICK_H + 1.0, 0.0, -3.0)
+        env.final_observations[:] = SENTINEL
+        assert step(env) == (1.0, wall, 0)
+        observations.append((env.observations[0].copy(), env.final_observations[0].copy()))
+    (going_on, unwritten), (reset, final) = observations
+    assert (unwritten == SENTINEL).all()
+    np.testing.assert_array_equal(final[:6], going_on[:6])
+    assert (final[6:] == 0).all() and (going_on[6:] == 1).all() and (reset[6:] == 1).all()
+
+
+def test_final_observation_of_the_last_lost_ball():
+    env = make(final_observations=True)
+    e = env.envs[0]
+    e.lives = 1
+    e.paddle_x = 0.0
+    place_ball(e, 400.0, 328.0, 0.0, 3.0)  # far from the paddle: lost on this tick
+    assert step(env) == (0.0, 1, 0)
+    want = [31.0 / 576.0, 1.0, 404.0 / 576.0, 1.0, 0.0, 3.0 / 7.0] + [1.0] * (COLS * ROWS)  # ball below y = 1
+    assert env.final_observations[0].tolist() == pytest.approx(want, rel=1e-6, abs=1e-6)
+    assert env.observations[0, 3] < 0.6  # while the env already served the next game's ball
+
+
+def test_final_observations_off_leaves_the_member_null():
+    env = make()
+    assert env.final_observations is None and env.envs[0].final_observations == env.ffi.NULL
+
 class TestBreakoutConformance(Conformance):
     env = "breakout"
     kwargs = {"num_envs": 8}

@@ -59,6 +59,7 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
+    float* final_observations;     /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
     /* config */
     int frameskip;
@@ -129,8 +130,8 @@ void c_init(Breakout* env) { (void)env; }
 
 void c_close(Breakout* env) { (void)env; }
 
-static void bk_write_obs(Breakout* env) {
-    float* obs = env->observations;
+/* The observation of the current state, into `obs` (the env's row, or its final-observations row). */
+static void bk_write_obs(const Breakout* env, float* obs) {
     obs[0] = (env->paddle_x + 0.5f * env->paddle_w) / BK_WIDTH;
     obs[1] = env->paddle_w / BK_PADDLE_W;
     obs[2] = (env->ball_x + 0.5f * BK_BALL) / BK_WIDTH;
@@ -151,7 +152,7 @@ void c_reset(Breakout* env) {
     env->tick = 0;
     env->episode_return = 0.0f;
     env->lives_lost = 0;
-    bk_write_obs(env);
+    bk_write_obs(env, env->observations);
 }
 
 /* Remove brick `b`, apply the speed rules and return its points. Row 0 is red, row 1 orange. */
@@ -254,6 +255,8 @@ static void bk_end_episode(Breakout* env) {
     env->log.episode_length += (float)env->tick;
     env->log.lives_lost += (float)env->lives_lost;
     env->log.n += 1.0f;
+    /* The state still holds the episode's end (the ball below the paddle, or the cleared second wall). */
+    if (env->final_observations) bk_write_obs(env, env->final_observations);
     c_reset(env);
 }
 
@@ -301,7 +304,7 @@ void c_step(Breakout* env) {
         env->truncations[0] = 1;
         bk_end_episode(env);
     } else {
-        bk_write_obs(env);
+        bk_write_obs(env, env->observations);
     }
 }
 

@@ -26,6 +26,7 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
+    float* final_observations;  /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
 
     /* config, set from Python kwargs before c_init */
@@ -76,8 +77,8 @@ static void pong_serve(Pong* env) {
     env->ball_vy = puffer_uniform(&env->rng, -0.5f, 0.5f) * env->bounce_speed;
 }
 
-static inline void pong_observe(Pong* env) {
-    float* obs = env->observations;
+/* The observation of the current state, into `obs` (the env's row, or its final-observations row). */
+static inline void pong_write_obs(const Pong* env, float* obs) {
     float half_paddle = 0.5f * env->paddle_height;
     float half_ball = 0.5f * env->ball_size;
     obs[0] = (env->paddle_y + half_paddle) * env->inv_half_height - 1.0f;
@@ -89,6 +90,10 @@ static inline void pong_observe(Pong* env) {
     obs[5] = env->ball_vy * env->inv_bounce_speed;
     obs[6] = (float)env->score * env->inv_max_score;
     obs[7] = (float)env->opponent_score * env->inv_max_score;
+}
+
+static inline void pong_observe(Pong* env) {
+    pong_write_obs(env, env->observations);
 }
 
 void c_init(Pong* env) {
@@ -143,6 +148,8 @@ static void pong_end_episode(Pong* env, float reward, int truncated) {
     env->log.win_fraction += points > 0 ? won / points : 0.5f;
     env->log.wins += env->score >= env->max_score ? 1.0f : 0.0f;
     env->log.n += 1.0f;
+    /* The state still holds the episode's end (final score, the ball past the edge on a game point). */
+    if (env->final_observations) pong_write_obs(env, env->final_observations);
     /* c_reset writes the new episode's first observation; the last step's results go on top. */
     c_reset(env);
     env->rewards[0] = reward;
