@@ -7,7 +7,7 @@ Per env: the final evaluation (the trainer's `score`, mean over its eval episode
 seeds, how many seeds reached the solved level, training wall-clock seconds (excluding the final
 evaluation), the seconds and agent steps until the config's `train.target` was reached, and training
 SPS. Writes bench/results/learn.md and learn.json. `--solved X` is the final-evaluation score that
-counts as solved (default: the env's `train.target`). Each seed trains in this process, one after the
+counts as solved (default: the env's `train.target`, else its `[sweep]` target). Each seed trains in this process, one after the
 other; on a shared machine the seconds vary with the load.
 
 Also a module of `bench/run.py` (`rows(quick)`): cartpole on 5 seeds (2 with --quick).
@@ -35,7 +35,11 @@ def learn(env: str, seeds: int, solved: float | None = None) -> dict:
 
     config, _ = resolve_config(env)
     target = config.train.target
-    solved = target if solved is None else solved
+    if solved is None:  # the config's early-stop target, else the score its [sweep] section aims for
+        import tomllib
+
+        swept = tomllib.loads(puffer_core.get_spec(env).config or "").get("sweep", {}).get("target", math.inf)
+        solved = target if math.isfinite(target) else float(swept)
     runs = []
     for seed in range(1, seeds + 1):
         with tempfile.TemporaryDirectory() as tmp:
