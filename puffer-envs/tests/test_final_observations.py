@@ -1,8 +1,12 @@
 """The SDK's part of opt-in final observations: the optional `final_observations` struct member (puffer.h)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from gymnasium import spaces
 from puffer_core import ConfigError
+from puffer_envs import CEnv
 
 cartpole = pytest.importorskip("puffer_envs_cartpole", reason="the C cartpole plugin is not installed")
 
@@ -32,9 +36,19 @@ def test_rows_are_written_only_where_an_episode_ended():
     assert not np.array_equal(env.final_observations, env.observations)  # the last state, not the reset one
 
 
+class Spin(CEnv):
+    """A test header whose struct has no final_observations member."""
+
+    header = str(Path(__file__).parent / "headers" / "spin.h")
+    struct = "Spin"
+    config = {"limit": 0}
+
+    @classmethod
+    def make_spaces(cls, config):
+        return spaces.Box(-1, 1, (1,), np.float32), spaces.Discrete(2)
+
+
 def test_an_env_without_the_member_refuses_clearly():
-    snake = pytest.importorskip("puffer_envs_snake", reason="the snake plugin is not installed")
-    with pytest.raises(ConfigError, match=r"cannot keep final observations: struct Snake .* no member "
-                                          r"`unsigned char\* final_observations;`"):
-        snake.Snake(num_envs=1, num_snakes=2, width=10, height=10, num_food=2, max_snake_length=5,
-                    final_observations=True)
+    with pytest.raises(ConfigError, match=r"cannot keep final observations: struct Spin .* no member "
+                                          r"`float\* final_observations;`"):
+        Spin(num_envs=1, final_observations=True)

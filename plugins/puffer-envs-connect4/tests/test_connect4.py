@@ -328,3 +328,88 @@ def test_policy_reads_the_planes_as_0_1_floats():
     policy.encode_observations(obs)
     assert torch.equal(seen[0], obs.reshape(1, -1).float())  # 0/1 as they are, not scaled by 1/255
     assert seen[0].max() == 1.0
+
+
+SENTINEL = 9  # observations are 0/1: a final-observations row still holding 9 was not written
+
+
+def planes(rows, viewer=0):
+    """The (2, 6, 7) observation of a board drawn as in set_board, from side `viewer`'s view."""
+    board = np.array([list(line.replace(" ", "")) for line in rows])
+    own, other = "XO"[viewer], "XO"[1 - viewer]
+    return np.stack([board == own, board == other]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("direction", WINS)
+def test_final_observation_shows_the_winning_four(direction):
+    env = make(final_observations=True)
+    set_board(env.envs[0], WINS[direction])
+    env.final_observations[:] = SENTINEL
+    assert step(env, 3) == ([1.0], [1])
+    want = [list(line) for line in WINS[direction]]
+    want[max(r for r in range(ROWS) if want[r][3] == ".")][3] = "X"  # the winning piece
+    np.testing.assert_array_equal(env.final_observations[0], planes(["".join(r) for r in want]))
+    assert env.observations[0].sum() == 0  # the step's own observation is the new, empty game
+
+
+def test_final_observation_shows_the_opponents_winning_move_and_the_full_board():
+    env = make(opponent=1, final_observations=True)
+    set_board(env.envs[0], ["......."] * 4 + ["XX.....", "OOO.XX."])
+    env.final_observations[:] = SENTINEL
+    assert step(env, 6) == ([-1.0], [1])  # the opponent completes its four at column 3
+    np.testing.assert_array_equal(env.final_observations[0],
+                                  planes(["......."] * 4 + ["XX.....", "OOOOXXX"]))
+    set_board(env.envs[0], ["OO.OXXX", "XOXOOOX", "XXOOXXO", "OXXXOOX", "OXOOOXO", "XOXXXOO"])
+    assert step(env, 2) == ([0.0], [1])  # the draw: the last empty cell filled
+    assert env.final_observations[0].sum() == ROWS * COLS
+    assert env.final_observations[0][0, 0, 2] == 1
+
+
+def test_final_observation_after_an_illegal_move_is_the_board_it_was_refused_on():
+    env = make(opponent=1, final_observations=True)
+    board = ["X......", "O......", "X......", "O......", "X......", "O......"]
+    set_board(env.envs[0], board)
+    assert step(env, 0) == ([-1.0], [1])
+    np.testing.assert_array_equal(env.final_observations[0], planes(board))
+
+
+def test_self_play_final_observations_are_each_sides_view_and_written_only_at_game_ends():
+    env = puffer_core.make("connect4-selfplay", num_envs=1, agent_side=1, final_observations=True)
+    env.reset(seed=0)
+    board = ["......."] * 5 + ["XXX.OOO"]
+    env.final_observations[:] = SENTINEL
+    set_board(env.envs[0], board, to_move=1)
+    assert step(env, 0, 0) == ([0.0, 0.0], [0, 0])  # O stacks on column 0: no game end, rows untouched
+    assert (env.final_observations == SENTINEL).all()
+    board = ["......."] * 4 + ["O......", "XXX.OOO"]
+    assert step(env, 3, 0) == ([1.0, -1.0], [1, 1])  # X wins
+    board[5] = "XXXXOOO"
+    np.testing.assert_array_equal(env.final_observations[0], planes(board, viewer=0))
+    np.testing.assert_array_equal(env.final_observations[1], planes(board, viewer=1))
+
+
+def test_final_observations_are_written_only_at_game_ends_and_change_nothing_else():
+    kwargs = {"num_envs": 8, "opponent": 1, "agent_side": 0}
+    on = puffer_core.make("connect4", final_observations=True, **kwargs)
+    off = puffer_core.make("connect4", **kwargs)
+    on.reset(seed=4)
+    off.reset(seed=4)
+    rng = np.random.default_rng(0)
+    ends = 0
+    for _ in range(300):
+        actions = rng.integers(0, COLS, on.num_agents).astype(np.int32)
+        previous = on.observations.copy()
+        on.final_observations[:] = SENTINEL
+        on.step(actions)
+        off.step(actions)
+        for a, b in [(on.observations, off.observations), (on.rewards, off.rewards),
+                     (on.terminals, off.terminals)]:
+            np.testing.assert_array_equal(a, b)
+        done = on.terminals.astype(bool)
+        ends += int(done.sum())
+        assert (on.final_observations[~done] == SENTINEL).all()
+        finals = on.final_observations[done]
+        assert (finals <= 1).all()
+        # the final board holds every piece of the board the step started from (pieces never leave)
+        assert (finals >= previous[done]).all()
+    assert ends > 30

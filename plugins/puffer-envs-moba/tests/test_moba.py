@@ -482,3 +482,57 @@ class TestScriptedMobaConformance(Conformance):
     env = "moba"
     kwargs = {"num_envs": 4, "script_opponents": 1, "max_steps": 300}
     soak_steps = 100_000
+
+
+# -- final observations ---------------------------------------------------------------------------
+SELF = 4 * PLANE  # the self features after the four crop planes
+SENTINEL = 77
+
+
+def test_time_limit_final_observations_are_the_last_state_of_the_game():
+    """A twin with no time limit plays the same game on: its observation at the limit's step is what
+    the final observation must be, but for the time channel (self feature 22: tick / max_steps)."""
+    env = make(max_steps=50, final_observations=True)
+    twin = make(max_steps=10**6)
+    plain = make(max_steps=50)  # final observations off: the same game, byte for byte
+    env.final_observations[:] = SENTINEL
+    for t in range(50):
+        step(env)
+        step(twin)
+        step(plain)
+        for a, b in [(env.observations, plain.observations), (env.rewards, plain.rewards),
+                     (env.truncations, plain.truncations)]:
+            np.testing.assert_array_equal(a, b)
+        assert env.truncations.all() == (t == 49)
+        if t < 49:
+            assert (env.final_observations == SENTINEL).all()  # nothing ended: rows untouched
+    time = SELF + 22
+    others = np.arange(env.observations.shape[1]) != time
+    np.testing.assert_array_equal(env.final_observations[:, others], twin.observations[:, others])
+    assert (env.final_observations[:, time] == 255).all()  # the game's last tick
+    assert (env.observations[:, time] == 0).all() and not np.array_equal(env.final_observations, env.observations)
+
+
+def test_destroyed_ancient_final_observations_show_where_the_game_ended():
+    env = make(final_observations=True)
+    e = env.envs[0]
+    ancient = e.units[FIRST_TOWER + 23]
+    for base in (FIRST_TOWER + 21, FIRST_TOWER + 22):
+        e.units[base].alive = 0
+    ancient.hp = 1.0
+    ay, ax = tile(ancient)
+    carry = e.units[4]
+    carry.mana = carry.max_mana
+    place(env, 4, ay + 2, ax)
+    env.final_observations[:] = SENTINEL
+    for _ in range(5):
+        step(env, {4: [3, 3, 2, 0, 0, 0]})
+        if env.terminals.any():
+            break
+        assert (env.final_observations == SENTINEL).all()
+    assert env.terminals.all()
+    final, now = env.final_observations[4], env.observations[4]
+    assert (final[SELF + 9], final[SELF + 10]) == (2 * (ay + 2), 2 * ax)  # by the ancient (Radiant frame)
+    assert (now[SELF + 9], now[SELF + 10]) != (final[SELF + 9], final[SELF + 10])  # back at the fountain
+    assert final[5 * 11 + 5] == 2 + 4  # the crop centres on the carry (ENT_HERO + ROLE_CARRY)
+    assert (env.final_observations != SENTINEL).any(axis=1).all()  # every agent row written

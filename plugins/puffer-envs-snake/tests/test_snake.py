@@ -283,3 +283,66 @@ def test_policy_one_hot_encodes_the_cell_codes():
     onehot = seen[0]  # (agents, CODES, side, side): one channel per cell code
     assert onehot.shape == (6, CODES, 11, 11) and torch.all(onehot.sum(1) == 1)
     assert torch.equal(onehot.argmax(1), obs.long())
+
+
+SENTINEL = 99  # no cell code: a final-observations row still holding it was not written
+
+
+@pytest.mark.parametrize("vision", [2, 5])  # 5: the 16-byte row copy path, at the grid's corner
+def test_final_observation_is_the_view_at_death_in_a_corner(vision):
+    w = World(vision=vision, final_observations=True)
+    w.put(1, [(8, 8)], DOWN)
+    w.put(0, [(0, 0), (0, 1), (0, 2)], LEFT)  # heads out of the grid's top-left corner
+    at_death = reference_crop(w, 0, 0)  # nothing moves before snake 0 and there is no food: this is its view
+    w.env.final_observations[:] = SENTINEL
+    rewards, terms = w.step(LEFT, DOWN)
+    assert terms == [1, 0]
+    final = w.env.final_observations
+    np.testing.assert_array_equal(final[0], at_death)
+    assert (final[0][:vision] == WALL).all() and (final[0][:, :vision] == WALL).all()  # outside the grid
+    assert final[0][vision, vision + 1] == OWN_BODY and final[0][vision, vision + 2] == OWN_BODY
+    assert np.count_nonzero(w.env.observations[0] == OWN_BODY) == 0  # the respawned snake has length 1
+    assert (final[1] == SENTINEL).all()  # snake 1 lives on: its row is untouched
+
+
+def test_final_observation_sees_the_snakes_that_moved_before_it():
+    w = World(final_observations=True)
+    w.put(0, [(5, 5), (5, 4)], RIGHT)  # moves first, onto (5, 6) ...
+    w.put(1, [(6, 6), (7, 6)], UP)     # ... where snake 1 then runs into its head
+    before = w.env.observations[1].copy()
+    scene = World()  # the world as snake 1 meets it: snake 0 already moved, snake 1 not yet dead
+    scene.put(0, [(5, 6), (5, 5)], RIGHT)
+    scene.put(1, [(6, 6), (7, 6)], UP)
+    w.env.final_observations[:] = SENTINEL
+    rewards, terms = w.step(RIGHT, UP)
+    assert terms == [0, 1]
+    final = w.env.final_observations[1]
+    np.testing.assert_array_equal(final, reference_crop(scene, 0, 1))
+    assert final[1, 2] == HEAD and final[1, 1] == BODY and final[3, 2] == OWN_BODY  # v = 2: head at [2, 2]
+    assert not np.array_equal(final, before)  # not the start of the step's view either
+    assert (w.env.final_observations[0] == SENTINEL).all()
+
+
+def test_final_observations_are_written_only_for_deaths_and_change_nothing_else():
+    kwargs = {"num_envs": 2, "width": 24, "height": 16, "num_snakes": 12, "num_food": 20, "vision": 3,
+              "max_snake_length": 30}
+    on = puffer_core.make("snake", final_observations=True, **kwargs)
+    off = puffer_core.make("snake", **kwargs)
+    on.reset(seed=3)
+    off.reset(seed=3)
+    rng = np.random.default_rng(0)
+    deaths = 0
+    for _ in range(300):
+        actions = rng.integers(0, 4, on.num_agents).astype(np.int32)
+        on.final_observations[:] = SENTINEL
+        on.step(actions)
+        off.step(actions)
+        for a, b in [(on.observations, off.observations), (on.rewards, off.rewards),
+                     (on.terminals, off.terminals)]:
+            np.testing.assert_array_equal(a, b)
+        dead = on.terminals.astype(bool)
+        deaths += int(dead.sum())
+        assert (on.final_observations[~dead] == SENTINEL).all()
+        finals = on.final_observations[dead]
+        assert (finals[:, 3, 3] == OWN_HEAD).all() and (finals <= OWN_HEAD).all()
+    assert deaths > 30

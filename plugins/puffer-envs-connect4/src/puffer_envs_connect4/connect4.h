@@ -21,6 +21,8 @@
  * the top row. In two-player mode each agent row sees the board from its own side, and
  * masks[k] = 1 only for the side to move (the other row's action is ignored); at the end of a
  * game both rows get their reward and terminal=1.
+ * Final observations (opt-in, puffer.h): when a game ends, every agent row gets the final board (the
+ * winning four, the full board, or the board the illegal move was refused on), before the new game.
  *
  * Log (side 0's view): win, loss, draw, illegal_moves, score (1 win, 0.5 draw, 0 loss: the Elo
  * outcome), episode_length (side 0's moves; all plies in two-player mode), episode_return, n.
@@ -51,6 +53,7 @@ typedef struct {
     unsigned char* terminals;
     unsigned char* truncations;
     unsigned char* masks;
+    unsigned char* final_observations;  /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
     /* config */
     int opponent;
@@ -200,10 +203,11 @@ static void c4_play(Connect4* env, int side, int col) {
     env->last_column = col;
 }
 
-static void c4_write_obs(Connect4* env) {
+/* Each agent row's view of the board into `dest` (observations or final_observations). */
+static void c4_write_boards(Connect4* env, unsigned char* dest) {
     int rows = env->two_player ? 2 : 1;
     for (int k = 0; k < rows; k++) {
-        unsigned char* obs = env->observations + k * 2 * C4_ROWS * C4_COLS;
+        unsigned char* obs = dest + k * 2 * C4_ROWS * C4_COLS;
         uint64_t own = env->pieces[k], other = env->pieces[1 - k];
         for (int r = 0; r < C4_ROWS; r++) {
             for (int c = 0; c < C4_COLS; c++) {
@@ -212,6 +216,13 @@ static void c4_write_obs(Connect4* env) {
                 obs[C4_ROWS * C4_COLS + r * C4_COLS + c] = (unsigned char)((other >> bit) & 1);
             }
         }
+    }
+}
+
+static void c4_write_obs(Connect4* env) {
+    c4_write_boards(env, env->observations);
+    int rows = env->two_player ? 2 : 1;
+    for (int k = 0; k < rows; k++) {
         if (env->masks) env->masks[k] = !env->two_player || env->to_move == k;
     }
 }
@@ -266,6 +277,7 @@ static void c4_end_game(Connect4* env, float result, int illegal) {
         env->rewards[1] = 1.0f - 2.0f * result;
         env->terminals[1] = 1;
     }
+    if (env->final_observations) c4_write_boards(env, env->final_observations);
     c4_new_game(env);
 }
 

@@ -17,6 +17,10 @@
  *
  * Dire sees the world transposed ((y, x) -> (x, y)) and its move actions are transposed back, so
  * both teams see the same game from their own side and one shared policy can play both.
+ *
+ * Final observations (opt-in, puffer.h): a game is every agent's episode; when it ends (a destroyed
+ * ancient or the time limit), every agent row gets the observation of the final state, before the
+ * new game starts. A hero's death is not an episode end.
  */
 #ifndef MOBA_H
 #define MOBA_H
@@ -156,6 +160,7 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
+    unsigned char* final_observations; /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
     /* config */
     int script_opponents;
@@ -1189,8 +1194,9 @@ static void moba_write_obs(Moba* env, int hero, unsigned char* obs) {
     s[25] = (unsigned char)puffer_clampi(m->goal_dist[u->team][ty * MOBA_SIZE + tx] / 2, 0, 255);
 }
 
-static void moba_write_all_obs(Moba* env) {
-    for (int a = 0; a < env->num_agents; a++) moba_write_obs(env, a, env->observations + a * MOBA_OBS_SIZE);
+/* Every agent row into `rows` (observations or final_observations). */
+static void moba_write_all_obs(Moba* env, unsigned char* rows) {
+    for (int a = 0; a < env->num_agents; a++) moba_write_obs(env, a, rows + a * MOBA_OBS_SIZE);
 }
 
 /* ---- the env API ------------------------------------------------------------------------------- */
@@ -1234,7 +1240,7 @@ void c_reset(Moba* env) {
         env->terminals[a] = 0;
         env->truncations[a] = 0;
     }
-    moba_write_all_obs(env);
+    moba_write_all_obs(env, env->observations);
 }
 
 static void moba_end_game(Moba* env, int truncated) {
@@ -1353,9 +1359,10 @@ void c_step(Moba* env) {
     }
     if (over || truncated) {
         moba_end_game(env, truncated);
+        if (env->final_observations) moba_write_all_obs(env, env->final_observations);
         moba_new_game(env, 0);
     }
-    moba_write_all_obs(env);
+    moba_write_all_obs(env, env->observations);
 }
 
 void c_close(Moba* env) { (void)env; }

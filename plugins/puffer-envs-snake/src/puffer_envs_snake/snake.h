@@ -20,6 +20,10 @@
  * The grid is stored padded by `vision` wall cells on every side, so a crop is 2v+1 row memcpys;
  * the viewer's own body cells are then relabeled by walking its body.
  *
+ * Final observations (opt-in, puffer.h): a dying snake's row gets its view at the moment of death,
+ * before its body is cleared and it respawns: the world as it met the obstacle (the snakes before it
+ * in index order have moved), its head still on the cell it could not leave.
+ *
  * Memory: the grid and all snake arrays are allocated once in c_init (sized by the config) and
  * freed in c_close; c_step allocates nothing. Bodies are ring buffers of cell indices.
  */
@@ -50,6 +54,7 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
+    unsigned char* final_observations;  /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
     /* config */
     int width;
@@ -168,10 +173,11 @@ static void sn_spawn_snake(Snake* env, int i) {
     env->episode_length[i] = 0;
 }
 
-/* Write snake i's crop: copy the padded grid rows, then relabel its own cells. */
-static void sn_write_obs(Snake* env, int i) {
+/* Write snake i's crop into its row of `rows` (observations or final_observations): copy the padded
+ * grid rows, then relabel its own cells. */
+static void sn_write_crop(Snake* env, int i, unsigned char* rows) {
     int v = env->vision, side = 2 * v + 1, stride = env->stride;
-    unsigned char* obs = env->observations + (size_t)i * side * side;
+    unsigned char* obs = rows + (size_t)i * side * side;
     if (env->length[i] == 0) {
         memset(obs, SN_WALL, (size_t)side * side);
         return;
@@ -207,6 +213,8 @@ static void sn_write_obs(Snake* env, int i) {
     }
     obs[v * side + v] = SN_OWN_HEAD;
 }
+
+static inline void sn_write_obs(Snake* env, int i) { sn_write_crop(env, i, env->observations); }
 
 void c_reset(Snake* env) {
     int v = env->vision, rows = env->height + 2 * v;
@@ -267,6 +275,8 @@ static void sn_move(Snake* env, int i) {
         if (!grow) env->grid[tail] = len == 1 ? SN_HEAD : SN_BODY;  /* the corpse is the whole body */
         env->episode_return[i] += env->reward_death;
         env->rewards[i] = env->reward_death;
+        /* The head did not move and the tail is back: the grid is this snake's world at death. */
+        if (env->final_observations) sn_write_crop(env, i, env->final_observations);
         sn_kill(env, i);
         return;
     }
