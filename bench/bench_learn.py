@@ -7,8 +7,8 @@ Per env: the final evaluation (the trainer's `score`, mean over its eval episode
 seeds, how many seeds reached the solved level, training wall-clock seconds (excluding the final
 evaluation), the seconds and agent steps until the config's `train.target` was reached, and training
 SPS. Writes bench/results/learn.md and learn.json. `--solved X` is the final-evaluation score that
-counts as solved (default: the env's `train.target`, else its `[sweep]` target). Each seed trains in this process, one after the
-other; on a shared machine the seconds vary with the load.
+counts as solved (default: the env's `train.target`, else its `[sweep]` target). Each seed trains in
+this process, one after the other; on a shared machine the seconds vary with the load.
 
 Also a module of `bench/run.py` (`rows(quick)`): cartpole on 5 seeds (2 with --quick).
 """

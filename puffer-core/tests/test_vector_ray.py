@@ -13,7 +13,7 @@ import pytest
 from puffer_core import ActionError, WorkerError
 
 ray = pytest.importorskip("ray", reason="the Ray backend's tests need puffer-core[ray]")
-from ray.cluster_utils import Cluster  # noqa: E402
+from ray_cluster import two_node_cluster  # noqa: E402  (tests/ is on sys.path)
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -29,12 +29,8 @@ def cluster():
     dead within seconds. Actors import the test envs by module name from the job's code search path
     (Ray's PYTHONPATH for workers; no runtime_env, whose eager worker start-up at connect time can stall
     ray.init on a loaded machine)."""
-    cluster = Cluster(initialize_head=True, connect=False, head_node_args={
-        "num_cpus": 1, "include_dashboard": False,
-        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4,
-                           "health_check_initial_delay_ms": 0}})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
+    cluster = two_node_cluster({"_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4,
+                                                   "health_check_initial_delay_ms": 0}})
     paths = [str(HERE.parents[1] / "examples"), str(HERE)]
     ray.init(address=cluster.address, log_to_driver=False, job_config=ray.job_config.JobConfig(code_search_path=paths))
     yield cluster

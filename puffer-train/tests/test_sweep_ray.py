@@ -1,11 +1,15 @@
 """`puffer-train sweep --ray`: trials as Ray tasks on a two-node local Ray cluster, one study database
 kept by the sweep process; a trial that hangs is cancelled after its budget."""
 
+import sys
+from pathlib import Path
+
 import pytest
 from puffer_train import sweep
 
 ray = pytest.importorskip("ray", reason="sweep --ray needs puffer-core[ray]")
-from ray.cluster_utils import Cluster  # noqa: E402
+sys.path.append(str(Path(__file__).resolve().parents[2] / "puffer-core" / "tests"))
+from ray_cluster import two_node_cluster  # noqa: E402  (shared with puffer-core's Ray tests)
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -16,9 +20,7 @@ FIXED = {"train": {"total_timesteps": 4096, "eval_episodes": 64}}
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster = Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
+    cluster = two_node_cluster()
     yield cluster
     ray.shutdown()
     cluster.shutdown()
