@@ -330,15 +330,15 @@ def _optuna():
     return optuna
 
 
-def storage_url(folder: Path) -> str:
-    return f"sqlite:///{(folder / 'study.db').resolve()}"
+def storage_url(folder: Path, name: str = "study.db") -> str:
+    return f"sqlite:///{(folder / name).resolve()}"
 
 
-def open_storage(folder: Path, heartbeat: int):
+def open_storage(folder: Path, heartbeat: int, name: str = "study.db"):
     optuna = _optuna()
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-    return RDBStorage(storage_url(folder), engine_kwargs={"connect_args": {"timeout": 60}},
+    return RDBStorage(storage_url(folder, name), engine_kwargs={"connect_args": {"timeout": 60}},
                       heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
                       heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3)), optuna
 
@@ -346,10 +346,21 @@ def open_storage(folder: Path, heartbeat: int):
 def create(folder: Path, plan: Plan):
     """A new study in `folder`, storing the plan so that every process joining it searches the same space."""
     folder.mkdir(parents=True, exist_ok=True)
-    storage, optuna = open_storage(folder, plan.settings.heartbeat)
-    study = optuna.create_study(study_name=folder.name, storage=storage, directions=["maximize", "minimize"])
-    study.set_user_attr("plan", plan.to_json())
-    return study
+    # Built under a private name, then linked into place: a process joining the sweep never opens a
+    # half-created database (two processes creating Optuna's tables at once collide).
+    tmp = f".study-{os.getpid()}.db"
+    try:
+        storage, optuna = open_storage(folder, plan.settings.heartbeat, tmp)
+        study = optuna.create_study(study_name=folder.name, storage=storage, directions=["maximize", "minimize"])
+        study.set_user_attr("plan", plan.to_json())
+        storage.engine.dispose()
+        try:
+            os.link(folder / tmp, folder / "study.db")  # fails if another process created one meanwhile
+        except FileExistsError:
+            raise SweepError(f"{folder} already holds a sweep: pass --resume (resume=True) to join it") from None
+    finally:
+        (folder / tmp).unlink(missing_ok=True)
+    return load(folder)[0]
 
 
 def find_study(where: str | Path, root: str | Path = "sweeps") -> Path:
