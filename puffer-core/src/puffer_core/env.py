@@ -10,6 +10,14 @@ from . import logs, validate
 from .errors import ConfigError
 from .spaces import check_actions
 
+RENDER_MODES = (None, "human", "rgb_array")
+
+
+def check_render_mode(render_mode) -> str | None:
+    if render_mode not in RENDER_MODES:
+        raise ConfigError(f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}")
+    return render_mode
+
 
 class PufferEnv:
     """A batch of `num_agents` agents that write straight into six shared buffers.

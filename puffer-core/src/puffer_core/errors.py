@@ -1,5 +1,15 @@
 """Every error Puffer raises on bad input derives from PufferError, so callers can catch one type."""
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, options: Iterable[str], cutoff: float = 0.6, quote=repr) -> str:
+    """" Did you mean 'x'?" for the option closest to `word`, or "" when none is close: the one
+    suggestion every unknown-name error appends."""
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=cutoff)
+    return f" Did you mean {quote(close[0])}?" if close else ""
+
 
 class PufferError(Exception):
     """Base class for Puffer's user-facing errors."""

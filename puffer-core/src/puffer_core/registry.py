@@ -19,7 +19,6 @@ error is reported when someone asks for a name it may have provided.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.metadata as md
 import tomllib
@@ -30,7 +29,7 @@ from typing import Any
 
 import pluggy
 
-from .errors import ConfigError, EnvNotFoundError, PluginError
+from .errors import ConfigError, EnvNotFoundError, PluginError, did_you_mean
 
 PROJECT = "puffer"
 ENTRY_POINT_GROUP = "puffer"
@@ -133,9 +132,7 @@ class Registry:
                               "uninstall all but one of them")
         known = sorted(self.specs)
         msg = f"no installed plugin registers an env named {name!r}."
-        close = difflib.get_close_matches(name, known, n=1)
-        if close:
-            msg += f" Did you mean {close[0]!r}?"
+        msg += did_you_mean(name, known)
         msg += f" Installed: {', '.join(known) or 'none'}."
         if self.broken:
             msg += " These plugins failed to load and might provide it: " + "; ".join(
@@ -187,8 +184,7 @@ def _gym_spec(name: str) -> EnvSpec:
 
     env_id = name[len("gym:"):]
     if env_id not in gymnasium.registry:
-        close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=1)
-        hint = f" Did you mean 'gym:{close[0]}'?" if close else ""
+        hint = did_you_mean(env_id, gymnasium.registry, quote=lambda id_: f"'gym:{id_}'")
         raise EnvNotFoundError(f"Gymnasium has no env id {env_id!r}.{hint}")
 
     from functools import partial

@@ -17,7 +17,6 @@ reset/step/log/close call the PUFFER_VEC_LOOPS functions; cffi releases the GIL 
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import sys
@@ -27,14 +26,13 @@ from pathlib import Path
 import numpy as np
 from gymnasium import spaces
 from puffer_core import logs
-from puffer_core.env import PufferEnv
-from puffer_core.errors import ConfigError, PufferError, SpaceError, StateError
+from puffer_core.env import PufferEnv, check_render_mode
+from puffer_core.errors import ConfigError, PufferError, SpaceError, StateError, did_you_mean
 
 from . import build
 from .cdef import HeaderError
 
 RESERVED_KWARGS = {"num_envs": 1, "render_mode": None, "buffers": None, "final_observations": False}
-RENDER_MODES = (None, "human", "rgb_array")
 C_INT_MAX = 2**31 - 1
 # Struct members the SDK points at buffer rows: (buffer, required).
 BUFFER_MEMBERS = (("observations", True), ("actions", True), ("rewards", True), ("terminals", True),
@@ -78,6 +76,11 @@ class CEnv(PufferEnv):
 
     # -- what subclasses provide ----------------------------------------------------------------
     @classmethod
+    def check_config(cls, config: dict) -> None:
+        """Raise ConfigError for config values the env cannot run with (each value already has the
+        C field's type and range); called before make_spaces, so make_spaces may trust the config."""
+
+    @classmethod
     def make_spaces(cls, config: dict) -> tuple[spaces.Space, spaces.Space]:
         raise NotImplementedError(f"{cls.__name__} must define make_spaces(cls, config) -> (obs_space, act_space)")
 
@@ -109,8 +112,7 @@ class CEnv(PufferEnv):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or not 1 <= num_envs <= C_INT_MAX:
             raise ConfigError(f"num_envs must be a positive integer of at most {C_INT_MAX} (the vector loops count "
                               f"envs in a C int), got {num_envs!r}")
-        if render_mode not in RENDER_MODES:
-            raise ConfigError(f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}")
+        check_render_mode(render_mode)
         library = self.build()
         self.ffi, self.lib = ffi, lib = library.ffi, library.lib
         self.num_envs = int(num_envs)
@@ -121,6 +123,7 @@ class CEnv(PufferEnv):
 
         fields = dict(ffi.typeof(self.struct).fields)
         self.config = self._check_config(kwargs, fields)
+        type(self).check_config(dict(self.config))
         self.single_observation_space, self.single_action_space = self.make_spaces(dict(self.config))
         self.agents_per_env = int(type(self).agents_per_env(dict(self.config)))  # an int on instances
         self.num_agents = self.num_envs * self.agents_per_env
@@ -157,14 +160,14 @@ class CEnv(PufferEnv):
             if key not in fields:
                 raise ConfigError(f"{cls.__name__}.config has {key!r}, which is not a field of struct {self.struct} "
                                   f"in {cls.header}: add `{type(default).__name__} {key};` to the struct or "
-                                  "remove the key" + _closest(key, [f for f in fields if f not in ("log", "rng")]))
+                                  "remove the key" + did_you_mean(key, [f for f in fields if f not in ("log", "rng")]))
             if scalar_dtype(ffi, fields[key].type) is None:
                 raise HeaderError(f"{cls.__name__}.config key {key!r} is a `{fields[key].type.cname}` field; only "
                                   "scalar fields (ints, floats) can be config values")
             self._check_value(key, default, fields[key].type, "default")
         for key, value in kwargs.items():
             if key not in cls.config:
-                raise ConfigError(f"{cls.__name__} has no config kwarg {key!r}.{_closest(key, list(cls.config))} "
+                raise ConfigError(f"{cls.__name__} has no config kwarg {key!r}.{did_you_mean(key, list(cls.config))} "
                                   f"Valid kwargs: {self._valid_kwargs(fields)}")
             self._check_value(key, value, fields[key].type, "kwarg")
         return {**cls.config, **kwargs}
@@ -354,8 +357,3 @@ class _Finalizer:
         if not self.closed:
             self.closed = True
             self.lib.puffer_vec_close(self.envs, self.n)
-
-
-def _closest(key: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(key, options, n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""

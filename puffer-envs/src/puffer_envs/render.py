@@ -30,9 +30,9 @@ import sys
 import time
 
 import numpy as np
+from puffer_core.env import check_render_mode
 from puffer_core.errors import ConfigError, PufferError
 
-RENDER_MODES = ("human", "rgb_array")
 _open: Renderer | None = None  # the renderer that owns raylib's one window
 
 
@@ -70,9 +70,7 @@ class Renderer:
                  height: int | None = None, fps: int | None = None, title: str | None = None):
         global _open
         mode = render_mode or getattr(env, "render_mode", None) or "human"
-        if mode not in RENDER_MODES:
-            raise ConfigError(f"render_mode must be one of {', '.join(map(repr, RENDER_MODES))}, got {mode!r}")
-        self.render_mode = mode
+        self.render_mode = check_render_mode(mode)
         self.width, self.height = int(width or self.width), int(height or self.height)
         self.fps = int(fps or self.fps)
         self.title = title or (f"Puffer: {type(env).__name__}" if env is not None else self.title)

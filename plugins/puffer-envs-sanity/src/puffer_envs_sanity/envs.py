@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import puffer_core
 from gymnasium import spaces
+from puffer_core.env import check_render_mode
 from puffer_core.errors import ConfigError, PufferError
 from puffer_core.logs import LogAccumulator
 
@@ -25,7 +26,6 @@ def _reject_unknown(cls, unknown: dict) -> None:
                           f"valid: {', '.join(valid)}")
 
 
-RENDER_MODES = (None, "human", "rgb_array")
 # Human play: the number keys 1..9, 0 name choices 0..9.
 DIGITS = ("ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE", "ZERO")
 
@@ -51,9 +51,7 @@ class Rendered:
     _renderer = None
 
     def _set_render_mode(self, render_mode) -> None:
-        if render_mode not in RENDER_MODES:
-            raise ConfigError(f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode)
 
     def render(self):
         """Draw env 0: an (H, W, 3) uint8 frame for "rgb_array", None for "human" (and without a render_mode)."""

@@ -10,11 +10,10 @@ gives the same trajectories with any backend and any number of workers.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 from .. import validate
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..registry import EnvSpec, get_spec
 
 BACKENDS = ("serial", "threads", "multiprocessing", "ray")
@@ -40,9 +39,8 @@ def make(env, backend: str = "serial", num_envs: int = 1, num_workers: int | Non
     without one. `final_observations=True` (a backend kwarg, any backend) gives the backend and each
     of its envs a `final_observations` buffer (in shared memory for processes; see PufferEnv)."""
     if backend not in BACKENDS:
-        close = difflib.get_close_matches(str(backend), BACKENDS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown vector backend {backend!r}; choose one of {', '.join(BACKENDS)}.{hint}")
+        raise ConfigError(f"unknown vector backend {backend!r}; choose one of {', '.join(BACKENDS)}."
+                          + did_you_mean(backend, BACKENDS))
     num_envs = validate.count(num_envs, "num_envs")
     if num_workers is not None:
         num_workers = validate.count(num_workers, "num_workers")
