@@ -14,14 +14,11 @@ behind however the processes end, kill -9 included. Workers start with "spawn" (
 "forkserver", which work on Linux and macOS and never copy the parent's threads or locks.
 
 Per step the main process writes one byte to each worker's command pipe and reads one byte back from
-its reply pipe (plain pipes: here they wake the other side twice as fast as socket pairs). Waking a
-process that sleeps in poll costs tens of microseconds on a VM, as much as stepping a few Gymnasium
-envs, so each side first polls its pipe without sleeping for up to `spin` seconds, and only then
-blocks; a side whose last wait outlasted the spin (a slow env, a policy between steps) blocks at
-once, so spinning only happens where it pays. And only when every process that steps envs has a
-core of its own: on a machine with no spare core, spinning steals the core the other side needs to
-finish (PufferLib's 2-worker multiprocessing ran 20-70x slower than one process on 2 cores for this
-reason), so there both sides block at once.
+its reply pipe (plain pipes wake the other side faster than socket pairs). Waking a process that
+sleeps in poll costs more than stepping a fast env, so each side first polls its pipe without
+sleeping for up to `spin` seconds (pool.Spinner), and only then blocks. Spinning happens only when
+every process that steps envs has a core of its own: with no spare core it would steal the core
+the other side needs to finish, so there both sides block at once.
 
 Every wait also watches the workers' process sentinels and a deadline, so a worker that raises, dies
 or hangs becomes a WorkerError naming it, and the backend shuts down without leftovers. An env of

@@ -60,11 +60,10 @@ def usable_cores() -> int:
 class Spinner:
     """Waits for the other side by busy-waiting for up to `seconds`, then blocking.
 
-    Waking a thread or process that sleeps costs tens of microseconds on a VM (much more than the
-    step of a fast env), so a hand-off that comes within microseconds is best caught awake. Spinning
-    is skipped while the last wait was longer than `seconds` (a slow env, a policy between steps):
-    there it would only burn a core. `pause` runs between checks (os.sched_yield lets other threads
-    take the GIL)."""
+    Waking a thread or process that sleeps costs more than the step of a fast env, so a hand-off that
+    comes soon is best caught awake. Spinning is skipped while the last wait was longer than
+    `seconds` (a slow env, a policy between steps): there it would only burn a core. `pause` runs
+    between checks (os.sched_yield lets other threads take the GIL)."""
 
     def __init__(self, seconds: float, pause=None):
         self.seconds, self.pause, self.last = seconds, pause, 0.0
