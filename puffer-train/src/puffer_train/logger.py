@@ -87,8 +87,9 @@ class Logger:
         return self.window.mean()
 
     def epoch(self, *, step: int, epoch: str, elapsed: float, sps: float, lr: float, stats: dict, losses: dict,
-              timers: Timers, epoch_times: dict) -> None:
-        """Log one epoch: `stats` are its own finished episodes, `epoch_times` its seconds per part."""
+              timers: Timers) -> None:
+        """Log one epoch (`stats`: its own finished episodes) and close its lap of `timers`."""
+        epoch_times = timers.lap()
         self.window.add(stats)
         if self.writer is not None:
             self.writer.add_scalar("perf/sps", sps, step)

@@ -303,14 +303,12 @@ def _run_dir(config: cfg.Config, env: str, resume_path: Path | None) -> Path:
     return path
 
 
-
-
 @dataclass
 class TrainResult:
     """What `train` returns: the final score, where the run and its last checkpoint are, how long it took."""
 
     env: str
-    score: float  # the final evaluation's `score` (else `episode_return`); the training window's without one
+    score: float  # the final evaluation's `score` (else `episode_return`); from `train` when no evaluation ran
     eval: dict[str, float]  # the final evaluation's per-episode means; {} when skipped or interrupted
     train: dict[str, float]  # per-episode means of the most recent train.target_episodes training episodes
     losses: dict[str, float]  # the last update's mean losses
@@ -483,12 +481,10 @@ def _train(env, spec, config: cfg.Config, vec, device, data, resume_path, callba
                 epoch += 1
 
                 # -> log
-                epoch_times = timers.lap()
                 elapsed = time.monotonic() - start
                 sps = (global_step - start_step) / max(elapsed, 1e-9)
                 log.epoch(step=global_step, epoch=f"{epoch}/{total_epochs}", elapsed=elapsed, sps=sps,
-                          lr=optimizer.param_groups[0]["lr"], stats=stats, losses=losses, timers=timers,
-                          epoch_times=epoch_times)
+                          lr=optimizer.param_groups[0]["lr"], stats=stats, losses=losses, timers=timers)
                 if target_time is None and log.window.mean_of(t.target_metric) >= t.target:
                     target_time, target_steps = elapsed, global_step
                 stop = callback is not None and bool(callback({
