@@ -45,12 +45,12 @@ def learn(env: str, seeds: int, solved: float | None = None) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             r = puffer_train.train(env, quiet=True, train={"seed": seed, "data_dir": tmp, "dashboard": False,
                                                           "tensorboard": False})
-        runs.append({"seed": seed, "score": r["score"], "seconds": r["wall_time"], "steps": r["global_step"],
-                     "sps": r["sps"], "target_time": r["target_time"], "target_steps": r["target_steps"]})
-        print(f"   {env} seed {seed}: final evaluation {r['score']:.4g}, {r['wall_time']:.1f} s, "
-              f"{r['global_step']:,} steps, {r['sps']:,.0f} SPS"
-              + (f", target after {r['target_time']:.1f} s / {r['target_steps']:,} steps" if r["target_reached"]
-                 else ""), flush=True)
+        runs.append({"seed": seed, "score": r.score, "seconds": r.wall_time, "steps": r.global_step,
+                     "sps": r.sps, "target_time": r.target_time, "target_steps": r.target_steps})
+        print(f"   {env} seed {seed}: final evaluation {r.score:.4g}, {r.wall_time:.1f} s, "
+              f"{r.global_step:,} steps, {r.sps:,.0f} SPS"
+              + (f", target after {r.target_time:.1f} s / {r.target_steps:,} steps" if r.target_reached else ""),
+              flush=True)
     scores = [r["score"] for r in runs]
     reached = [r for r in runs if r["target_time"] is not None]
     return {"env": env, "version": puffer_core.get_spec(env).version, "seeds": seeds,

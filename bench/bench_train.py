@@ -28,12 +28,13 @@ CARTPOLE_TARGET = 475.0
 PONG_TARGET = 0.9  # fraction of points won
 
 
-def puffer_run(env: str, /, **sections) -> dict:
+def puffer_run(env: str, /, **sections):
+    """puffer_train.train's TrainResult, or None when the env is not installed."""
     import puffer_core
     import puffer_train
 
     if env not in puffer_core.list_envs():
-        return {}
+        return None
     with tempfile.TemporaryDirectory() as tmp:
         train = {"data_dir": tmp, "dashboard": False, "eval_episodes": 0, **sections.pop("train", {})}
         return puffer_train.train(env, quiet=True, train=train, **sections)
@@ -92,7 +93,11 @@ class OursEpoch:
 
     def __init__(self, recurrent: bool, bf16: bool = False):
         import puffer_core
+        import torch
         from puffer_train import trainer as tr
+        from puffer_train.acting import Actor, make_vec
+        from puffer_train.experience import Experience
+        from puffer_train.policy import make_policy
 
         config, _ = tr.resolve_config("cartpole", env={"num_envs": VS_AGENTS},
                                       train={"horizon": VS_HORIZON, "minibatch_size": VS_MINIBATCH,
@@ -100,16 +105,16 @@ class OursEpoch:
                                              "bf16": bf16},
                                       policy={"recurrent": recurrent, "num_layers": 1, "hidden_size": 128})
         self.tr, self.t = tr, config.train
-        self.vec = tr.make_vec(puffer_core.get_spec("cartpole"), config, self.t.seed)
         spec = puffer_core.get_spec("cartpole")
-        self.agent = tr.make_policy(spec, self.vec.single_observation_space, self.vec.single_action_space,
-                                    config.policy)
+        self.vec = make_vec(spec, config, self.t.seed)
+        self.agent = make_policy(spec, self.vec.single_observation_space, self.vec.single_action_space,
+                                 config.policy)
         self.params = sum(p.numel() for p in self.agent.parameters())
         self.optimizer = tr.make_optimizer(self.agent, self.t)
-        self.exp = tr.Experience(self.vec.num_agents, self.vec.num_agents, VS_HORIZON,
-                                 self.vec.single_observation_space, self.vec.single_action_space,
-                                 tr.torch.device("cpu"), self.agent.hidden_size if recurrent else None)
-        self.actor = tr.Actor(self.vec, self.agent, tr.torch.device("cpu"), bf16=bf16)
+        self.exp = Experience(self.vec.num_agents, self.vec.num_agents, VS_HORIZON,
+                              self.vec.single_observation_space, self.vec.single_action_space,
+                              torch.device("cpu"), self.agent.hidden_size if recurrent else None)
+        self.actor = Actor(self.vec, self.agent, torch.device("cpu"), bf16=bf16)
         self.timers = {"env": 0.0, "forward": 0.0}
         self.vec.async_reset(self.t.seed)
         self.epoch()  # warm-up
@@ -121,7 +126,7 @@ class OursEpoch:
     def epoch(self) -> None:
         self.tr.rollout(self.actor, self.exp, self.timers)
         self.vec.log()
-        self.tr.update(self.agent, self.optimizer, self.exp, self.t, 0.5, 1)
+        self.tr.update(self.agent, self.optimizer, self.exp, self.t, 0.5)
 
     def close(self) -> None:
         self.vec.close()
@@ -209,10 +214,10 @@ def sb3_cartpole(quick: bool, max_seconds: float, venv=None) -> dict:
             "target_steps": callback.steps}
 
 
-def _target_note(result: dict, what: str) -> str:
-    if result.get("target_time") is None:
-        return f"{what} NOT reached in {result.get('global_step', result.get('steps', 0)):,} steps"
-    return f"{what} after {result['target_steps']:,} agent steps"
+def _target_note(target_steps: int | None, steps: int, what: str) -> str:
+    if target_steps is None:
+        return f"{what} NOT reached in {steps:,} steps"
+    return f"{what} after {target_steps:,} agent steps"
 
 
 def rows(quick: bool) -> list[Row]:
@@ -222,20 +227,19 @@ def rows(quick: bool) -> list[Row]:
     out = []
     # cartpole, the plugin's defaults, stopped once solved: SPS and time to 475.
     cp = puffer_run("cartpole", train={"target": CARTPOLE_TARGET, "target_metric": "episode_return"})
-    if cp:
-        agents = cp["agents"]
-        out.append(Row("train SPS: cartpole", "puffer-train cartpole (plugin defaults)", agents, 1, cp["sps"],
-                       [cp["sps"]], f"{cp['global_step']:,} steps in {cp['wall_time']:.1f} s"))
-        seconds = cp["target_time"] if cp["target_reached"] else float("nan")
-        out.append(Row("train: seconds to cartpole mean return 475", "puffer-train cartpole", agents, 1, seconds,
-                       [seconds], "unit: seconds; mean of its last 100 episodes; " + _target_note(cp, "475")))
+    if cp is not None:
+        out.append(Row("train SPS: cartpole", "puffer-train cartpole (plugin defaults)", cp.agents, 1, cp.sps,
+                       [cp.sps], f"{cp.global_step:,} steps in {cp.wall_time:.1f} s"))
+        seconds = cp.target_time if cp.target_reached else float("nan")
+        out.append(Row("train: seconds to cartpole mean return 475", "puffer-train cartpole", cp.agents, 1, seconds,
+                       [seconds], "unit: seconds; mean of its last 100 episodes; "
+                       + _target_note(cp.target_steps, cp.global_step, "475")))
         # Throughput configuration: big batches, one pass over them.
         big = puffer_run("cartpole", env={"num_envs": 4096},
                          train={"total_timesteps": 1_000_000 if quick else 4_000_000, "horizon": 32,
                                 "minibatch_size": 32768, "update_epochs": 1})
         out.append(Row("train SPS: cartpole", "puffer-train cartpole (4096 envs x 32, minibatch 32k, 1 epoch)",
-                       big["agents"], 1, big["sps"], [big["sps"]],
-                       f"{big['global_step']:,} steps in {big['wall_time']:.1f} s"))
+                       big.agents, 1, big.sps, [big.sps], f"{big.global_step:,} steps in {big.wall_time:.1f} s"))
 
     out += vs_pufferlib_rows(quick)
 
@@ -251,19 +255,19 @@ def rows(quick: bool) -> list[Row]:
                        8, 1, sb3["sps"], [sb3["sps"]], f"{sb3['steps']:,} steps"))
         seconds = sb3["target_time"] if sb3["target_time"] is not None else float("nan")
         out.append(Row("train: seconds to cartpole mean return 475", "stable-baselines3 PPO (rl-zoo)", 8, 1, seconds,
-                       [seconds], "unit: seconds; mean of its last 100 episodes; " + _target_note(sb3, "475")))
+                       [seconds], "unit: seconds; mean of its last 100 episodes; "
+                       + _target_note(sb3["target_steps"], sb3["steps"], "475")))
 
     # pong: SPS, and time until 90% of points are won (capped in quick mode).
     pong = puffer_run("pong", train={"target": PONG_TARGET, "target_metric": "win_fraction",
                                             **({"total_timesteps": 3_000_000} if quick else {})})
-    if pong:
-        out.append(Row("train SPS: pong", "puffer-train pong (plugin defaults)", pong["agents"], 1, pong["sps"],
-                       [pong["sps"]],
-                       f"{pong['global_step']:,} steps in {pong['wall_time']:.1f} s"))
-        seconds = pong["target_time"] if pong["target_reached"] else float("nan")
-        out.append(Row("train: seconds to pong 90% of points", "puffer-train pong", pong["agents"], 1, seconds,
+    if pong is not None:
+        out.append(Row("train SPS: pong", "puffer-train pong (plugin defaults)", pong.agents, 1, pong.sps,
+                       [pong.sps], f"{pong.global_step:,} steps in {pong.wall_time:.1f} s"))
+        seconds = pong.target_time if pong.target_reached else float("nan")
+        out.append(Row("train: seconds to pong 90% of points", "puffer-train pong", pong.agents, 1, seconds,
                        [seconds],
-                       "unit: seconds; " + _target_note(pong, "90% of points")
+                       "unit: seconds; " + _target_note(pong.target_steps, pong.global_step, "90% of points")
                        + (" (quick: capped at 3M steps)" if quick else "")))
     return out
 

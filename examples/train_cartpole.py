@@ -22,8 +22,8 @@ result = puffer_train.train(
     callback=report,
     quiet=True,
 )
-print(f"trained {result['global_step']:,} agent steps in {result['wall_time']:.1f} s; "
-      f"final evaluation return {result['score']:.1f}")
+print(f"trained {result.global_step:,} agent steps in {result.wall_time:.1f} s; "
+      f"final evaluation return {result.score:.1f}")
 
-stats = puffer_train.evaluate("cartpole", result["checkpoint"], episodes=20)
-print(f"replayed {stats['n']:.0f} episodes from {result['checkpoint']}: mean return {stats['episode_return']:.1f}")
+stats = puffer_train.evaluate("cartpole", result.checkpoint, episodes=20)
+print(f"replayed {stats['n']:.0f} episodes from {result.checkpoint}: mean return {stats['episode_return']:.1f}")

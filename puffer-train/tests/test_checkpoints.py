@@ -31,16 +31,16 @@ def same(a: dict, b: dict) -> bool:
 @pytest.mark.parametrize("optimizer", ["adam", "muon"])
 def test_resume_equals_uninterrupted(quick, optimizer):
     full = puffer_train.train("sanity-memory", **quick(**TRAIN, optimizer=optimizer), **SECTIONS)
-    run = Path(full["run_dir"])
+    run = full.run_dir
     middle = run / "checkpoints" / "model_000003.pt"
-    assert middle.is_file() and full["epochs"] == 6
-    full_weights = weights(full["checkpoint"])  # read now: the resumed run writes the same file name
+    assert middle.is_file() and full.epochs == 6
+    full_weights = weights(full.checkpoint)  # read now: the resumed run writes the same file name
     resumed = puffer_train.train("sanity-memory", resume=middle, **quick(**TRAIN))
-    assert resumed["epochs"] == 6 and resumed["global_step"] == full["global_step"]
-    assert Path(resumed["run_dir"]) == run  # continues in the run directory the checkpoint came from
-    assert same(full_weights, weights(resumed["checkpoint"]))
+    assert resumed.epochs == 6 and resumed.global_step == full.global_step
+    assert resumed.run_dir == run  # continues in the run directory the checkpoint came from
+    assert same(full_weights, weights(resumed.checkpoint))
     # ... and the resumed run really trained: the weights moved since the middle checkpoint.
-    assert not same(weights(middle), weights(resumed["checkpoint"]))
+    assert not same(weights(middle), weights(resumed.checkpoint))
 
 
 def test_same_seed_same_weights_other_seed_differs(quick):
@@ -48,27 +48,27 @@ def test_same_seed_same_weights_other_seed_differs(quick):
     a = puffer_train.train("sanity-bandit", **quick(**train), env={"num_envs": 32})
     b = puffer_train.train("sanity-bandit", **quick(**train), env={"num_envs": 32})
     c = puffer_train.train("sanity-bandit", **quick(**{**train, "seed": 8}), env={"num_envs": 32})
-    assert same(weights(a["checkpoint"]), weights(b["checkpoint"]))
-    assert not same(weights(a["checkpoint"]), weights(c["checkpoint"]))
+    assert same(weights(a.checkpoint), weights(b.checkpoint))
+    assert not same(weights(a.checkpoint), weights(c.checkpoint))
 
 
 def test_checkpoint_is_plain_data(quick):
     result = puffer_train.train("sanity-bandit", **quick(total_timesteps=1024, eval_episodes=0))
-    data = ckpt.load(result["checkpoint"], "sanity-bandit")  # weights_only=True: no code can run
-    assert data["env"] == "sanity-bandit" and data["epoch"] == result["epochs"]
+    data = ckpt.load(result.checkpoint, "sanity-bandit")  # weights_only=True: no code can run
+    assert data["env"] == "sanity-bandit" and data["epoch"] == result.epochs
     assert data["config"]["train"]["total_timesteps"] == 1024
     assert set(data["rng"]) >= {"torch", "numpy", "python"}
 
 
 def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(quick, tmp_path):
     result = puffer_train.train("sanity-bandit", **quick(total_timesteps=1024, eval_episodes=0))
-    good = Path(result["checkpoint"])
+    good = result.checkpoint
     bad = good.with_name("model_999999.pt")
     bad.write_bytes(b"\x80\x04 definitely not a checkpoint")
-    before = {p: p.read_bytes() for p in Path(result["run_dir"]).rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in result.run_dir.rglob("*") if p.is_file()}
     with pytest.raises(puffer_train.CheckpointError, match="not a readable puffer-train checkpoint"):
         puffer_train.train("sanity-bandit", resume=bad, **quick(total_timesteps=4096))
-    after = {p: p.read_bytes() for p in Path(result["run_dir"]).rglob("*") if p.is_file()}
+    after = {p: p.read_bytes() for p in result.run_dir.rglob("*") if p.is_file()}
     assert after == before
     with pytest.raises(puffer_train.CheckpointError, match="no checkpoint file"):
         puffer_train.evaluate("sanity-bandit", tmp_path / "missing.pt")
@@ -80,9 +80,9 @@ def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(quick, t
 def test_checkpoint_of_another_env_is_refused(quick):
     result = puffer_train.train("sanity-bandit", **quick(total_timesteps=1024, eval_episodes=0))
     with pytest.raises(puffer_core.ConfigError, match="trained on env 'sanity-bandit', not 'sanity-coop'"):
-        puffer_train.evaluate("sanity-coop", result["checkpoint"])
+        puffer_train.evaluate("sanity-coop", result.checkpoint)
     with pytest.raises(puffer_core.ConfigError, match="trained on env 'sanity-bandit'"):
-        puffer_train.train("sanity-coop", resume=result["checkpoint"], **quick())
+        puffer_train.train("sanity-coop", resume=result.checkpoint, **quick())
 
 
 class NanAfter(Bandit):
@@ -132,8 +132,8 @@ def test_ctrl_c_finishes_the_epoch_and_saves(quick):
             os.kill(os.getpid(), signal.SIGINT)
 
     result = puffer_train.train("sanity-bandit", callback=press_ctrl_c, **quick(total_timesteps=20 * 1024))
-    assert result["interrupted"] and result["epochs"] == 2 and result["eval"] == {}
-    assert ckpt.load(result["checkpoint"], "sanity-bandit")["epoch"] == 2
+    assert result.interrupted and result.epochs == 2 and result.eval == {}
+    assert ckpt.load(result.checkpoint, "sanity-bandit")["epoch"] == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
 
 

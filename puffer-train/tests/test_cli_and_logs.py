@@ -107,7 +107,7 @@ def test_layers_and_files_of_a_run(tmp_path, capsys):
 
 def test_eval_command_plays_a_checkpoint(quick, capsys):
     result = puffer_train.train("sanity-bandit", **quick(target=0.98, target_metric="score", eval_episodes=0))
-    code, out, _ = run_cli(capsys, "eval", "sanity-bandit", "--checkpoint", result["checkpoint"], "--episodes", "300")
+    code, out, _ = run_cli(capsys, "eval", "sanity-bandit", "--checkpoint", str(result.checkpoint), "--episodes", "300")
     assert code == 0
     last = out.strip().splitlines()[-1]
     assert last.startswith("sanity-bandit:") and "score" in last
@@ -125,11 +125,11 @@ def test_eval_render_draws_a_real_env(quick, capsys, puffer_display):
     if "cartpole" not in puffer_core.list_envs():
         pytest.skip("the cartpole plugin is not installed")
     result = puffer_train.train("cartpole", **quick(total_timesteps=4096, eval_episodes=0))
-    code, out, _ = run_cli(capsys, "eval", "cartpole", "--checkpoint", result["checkpoint"], "--episodes", "1",
+    code, out, _ = run_cli(capsys, "eval", "cartpole", "--checkpoint", str(result.checkpoint), "--episodes", "1",
                            "--render")
     assert code == 0 and out.strip().splitlines()[-1].startswith("cartpole: 1 episodes")
-    path = Path(result["run_dir"]) / "frames.npz"
-    stats = puffer_train.evaluate("cartpole", result["checkpoint"], episodes=1, frames=path)
+    path = result.run_dir / "frames.npz"
+    stats = puffer_train.evaluate("cartpole", result.checkpoint, episodes=1, frames=path)
     frames = np.load(path)["frames"]
     assert frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3
     assert len(frames) >= stats["episode_length"]  # a frame per step (the episode, then up to 7 more steps)
@@ -151,6 +151,6 @@ def test_eval_render_of_an_env_without_rendering(quick):
     try:
         result = puffer_train.train("test-plain-bandit", **quick(total_timesteps=1024, eval_episodes=0))
         with pytest.raises(puffer_core.ConfigError, match="does not take render_mode, so it cannot be rendered"):
-            puffer_train.evaluate("test-plain-bandit", result["checkpoint"], render=True)
+            puffer_train.evaluate("test-plain-bandit", result.checkpoint, render=True)
     finally:
         registry().specs.pop("test-plain-bandit", None)

@@ -30,7 +30,8 @@ SCRIPT = textwrap.dedent('''
     for name, tensor in last["weights"].items():
         h.update(name.encode() + tensor.numpy().tobytes())
     rank = os.environ["RANK"]
-    keep = {k: result[k] for k in ("score", "epochs", "global_step", "checkpoint", "world_size")}
+    keep = {"score": result.score, "epochs": result.epochs, "global_step": result.global_step,
+            "checkpoint": str(result.checkpoint), "world_size": result.world_size}
     with open(f"{out}/rank{rank}.json", "w") as f:
         json.dump({"weights": h.hexdigest(), **keep}, f)
 ''')
@@ -66,8 +67,8 @@ def test_two_ranks_end_with_identical_weights_and_solve_like_one_process(tmp_pat
                                 train={"data_dir": str(tmp_path / "one"), "dashboard": False, "seed": 3,
                                        "total_timesteps": 40_000, "horizon": 16, "minibatch_size": 256,
                                        "eval_episodes": 100})
-    assert ranks[0]["global_step"] == single["global_step"] and ranks[0]["epochs"] * 2 == single["epochs"]
-    assert single["score"] > 0.95 and ranks[0]["score"] > 0.95
+    assert ranks[0]["global_step"] == single.global_step and ranks[0]["epochs"] * 2 == single.epochs
+    assert single.score > 0.95 and ranks[0]["score"] > 0.95
 
 
 def test_two_ranks_resume_exactly_from_a_checkpoint(tmp_path):

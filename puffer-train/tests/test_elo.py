@@ -1,7 +1,6 @@
 """Elo: a trained player of a competitive toy rates above the random anchor, which stays at 1000."""
 
 import json
-from pathlib import Path
 
 import puffer_core
 import puffer_train
@@ -12,11 +11,11 @@ from puffer_train.elo import expected, rate, rate_checkpoints
 
 def test_trained_checkpoint_outrates_random(quick, capsys):
     result = puffer_train.train("sanity-duel", **quick(checkpoint_interval=100, eval_episodes=0))  # self-play
-    folder = Path(result["checkpoint"]).parent
+    folder = result.checkpoint.parent
     out = rate_checkpoints("sanity-duel", folder, games=64, quiet=True)
     ratings = out["ratings"]
     assert ratings["random"] == 1000.0
-    trained = ratings[Path(result["checkpoint"]).stem]
+    trained = ratings[result.checkpoint.stem]
     # 4 actions: a perfect player beats random in 3/4 of games and draws the rest (score 0.875, ~+340).
     assert trained > 1200
     saved = json.loads((folder / "elo.json").read_text())

@@ -59,14 +59,19 @@ def test_gae_and_vtrace_match_a_plain_loop():
 
 
 def test_target_uses_the_most_recent_episodes():
-    from puffer_train.trainer import Recent
+    from puffer_train.logger import EpisodeWindow
 
-    recent = Recent("episode_return", episodes=100)
-    assert recent.add({"episode_return": 500.0, "n": 60}) == float("-inf")  # not enough episodes yet
-    assert recent.add({}) == float("-inf")  # an epoch in which no episode finished
-    assert recent.add({"episode_return": 400.0, "n": 40}) == 460.0
+    recent = EpisodeWindow(episodes=100)
+    recent.add({"episode_return": 500.0, "n": 60})
+    assert recent.mean_of("episode_return") == float("-inf")  # not enough episodes yet
+    recent.add({})  # an epoch in which no episode finished
+    assert recent.mean_of("episode_return") == float("-inf")
+    recent.add({"episode_return": 400.0, "n": 40})
+    assert recent.mean_of("episode_return") == 460.0
     # 120 newer episodes: the 60 oldest no longer count.
-    assert recent.add({"episode_return": 100.0, "n": 80}) == (400 * 40 + 100 * 80) / 120
+    recent.add({"episode_return": 100.0, "n": 80})
+    assert recent.mean_of("episode_return") == (400 * 40 + 100 * 80) / 120
+    assert recent.mean() == {"episode_return": (400 * 40 + 100 * 80) / 120, "n": 120}
 
 
 def test_rows_with_mask_zero_do_not_train():
@@ -88,7 +93,7 @@ def test_rows_with_mask_zero_do_not_train():
         exp.masks.fill_(mask)
         before = [p.detach().clone() for p in agent.parameters()]
         update(agent, torch.optim.Adam(agent.parameters(), lr=0.01), exp,
-               TrainConfig(minibatch_size=16, update_epochs=1, horizon=8), 0.0, 1)
+               TrainConfig(minibatch_size=16, update_epochs=1, horizon=8), 0.0)
         return any(not torch.equal(a, b) for a, b in zip(before, agent.parameters()))
 
     assert run(1.0) and not run(0.0)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from gymnasium import spaces
 from puffer_train.config import PolicyConfig
-from puffer_train.policy import Default, evaluate, image_layout, make_policy, sample
+from puffer_train.policy import DefaultPolicy, image_layout, logprob_and_entropy, make_policy, sample
 
 
 @pytest.mark.parametrize("shape, layout", [((84, 84), "HW"), ((64, 48, 3), "HWC"), ((4, 84, 84), "CHW"),
@@ -13,7 +13,7 @@ from puffer_train.policy import Default, evaluate, image_layout, make_policy, sa
 def test_image_observations_get_a_cnn(shape, layout):
     space = spaces.Box(0, 255, shape, np.uint8)
     assert image_layout(space) == layout
-    policy = Default(space, spaces.Discrete(5), hidden_size=16)
+    policy = DefaultPolicy(space, spaces.Discrete(5), hidden_size=16)
     obs = torch.randint(0, 256, (3, *shape), dtype=torch.uint8)
     hidden = policy.encode_observations(obs)
     logits, value = policy.decode_actions(hidden)
@@ -30,13 +30,13 @@ def test_image_observations_get_a_cnn(shape, layout):
 def test_integer_observations_are_scaled_by_their_bounds(low, high, raw, scaled):
     dtype = np.int8 if low < 0 else np.uint8
     space = spaces.Box(low, high, (3,), dtype)
-    policy = Default(space, spaces.Discrete(2), hidden_size=8)
+    policy = DefaultPolicy(space, spaces.Discrete(2), hidden_size=8)
     obs = torch.tensor([raw], dtype=torch.int8 if low < 0 else torch.uint8)
     assert torch.allclose(policy._scale(obs), torch.tensor([scaled]))
 
 
 def test_float_observations_are_left_as_written():
-    policy = Default(spaces.Box(-np.inf, np.inf, (2,), np.float32), spaces.Discrete(2), hidden_size=8)
+    policy = DefaultPolicy(spaces.Box(-np.inf, np.inf, (2,), np.float32), spaces.Discrete(2), hidden_size=8)
     obs = torch.tensor([[3.5, -7.0]])
     assert torch.equal(policy._scale(obs), obs)
 
@@ -44,10 +44,10 @@ def test_float_observations_are_left_as_written():
 @pytest.mark.parametrize("action_space", [spaces.Discrete(4), spaces.MultiDiscrete([2, 3]), spaces.MultiBinary(3),
                                           spaces.Box(-1, 1, (2,), np.float32)])
 def test_heads_sample_and_evaluate_consistently(action_space):
-    policy = Default(spaces.Discrete(6), action_space, hidden_size=8)  # Discrete obs: one-hot encoded
+    policy = DefaultPolicy(spaces.Discrete(6), action_space, hidden_size=8)  # Discrete obs: one-hot encoded
     logits, _ = policy.decode_actions(policy.encode_observations(torch.tensor([0, 3, 5], dtype=torch.int32)))
     action, logprob = sample(logits)
-    again, entropy = evaluate(logits, action)
+    again, entropy = logprob_and_entropy(logits, action)
     torch.testing.assert_close(logprob, again)
     assert entropy.shape == (3,) and torch.isfinite(entropy).all()
 
@@ -101,13 +101,13 @@ def test_fused_lstm_segments_match_the_step_by_step_reference(layout):
     actions = torch.randint(0, 3, (S * T,))
 
     logits, values = agent.sequence(obs, starts, state0)
-    logp, _ = evaluate(logits, actions)
+    logp, _ = logprob_and_entropy(logits, actions)
     (logp.sum() + values.sum()).backward()
     grads = [p.grad.clone() for p in agent.parameters()]
     agent.zero_grad()
 
     ref_logits, ref_values = _step_by_step(agent, obs, starts, state0)
-    ref_logp, _ = evaluate(ref_logits.reshape(S * T, -1), actions)
+    ref_logp, _ = logprob_and_entropy(ref_logits.reshape(S * T, -1), actions)
     (ref_logp.sum() + ref_values.sum()).backward()
     torch.testing.assert_close(values.view(S, T), ref_values)
     torch.testing.assert_close(logp, ref_logp)

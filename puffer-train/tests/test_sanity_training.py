@@ -19,14 +19,14 @@ CASES = [
 @pytest.mark.parametrize("env, stop_at, threshold", CASES, ids=[c[0] for c in CASES])
 def test_reaches_optimum(env, stop_at, threshold, quick):
     result = puffer_train.train(env, **quick(target=stop_at, target_metric="score", eval_episodes=200))
-    assert result["eval"]["n"] >= 200
-    assert result["score"] >= threshold, (env, result["score"], result["train"])
+    assert result.eval["n"] >= 200
+    assert result.score >= threshold, (env, result.score, result.train)
 
 
 def test_plugin_policy_class_is_used(quick):
     """sanity-dict names its own policy (EnvSpec.policy); its encoder sees the one-hot cue + noise (4 + 3)."""
     result = puffer_train.train("sanity-dict", **quick(total_timesteps=512, eval_episodes=0))
-    model = torch.load(result["checkpoint"], weights_only=True)["model"]
+    model = torch.load(result.checkpoint, weights_only=True)["model"]
     assert model["policy.encoder.0.weight"].shape == (32, 7)
 
 
@@ -34,7 +34,7 @@ def test_memory_needs_the_lstm(quick):
     """The same budget without recurrence stays near chance (1/cues = 0.5): the env really tests memory."""
     result = puffer_train.train("sanity-memory", **quick(total_timesteps=60_000, eval_episodes=200),
                                 policy={"recurrent": False})
-    assert result["score"] < 0.75
+    assert result.score < 0.75
 
 
 @pytest.mark.parametrize("env", ["sanity-bandit", "sanity-memory"])
@@ -46,7 +46,7 @@ def test_async_multiprocessing_batches(env, quick):
     result = puffer_train.train(env, **quick(target=0.98, target_metric="score", eval_episodes=100),
                                 vec={"backend": "multiprocessing", "num_envs": 4, "num_workers": 2, "batch_size": 2},
                                 env={"num_envs": 32})
-    assert result["score"] >= 0.95, (env, result["score"])
+    assert result.score >= 0.95, (env, result.score)
 
 
 @pytest.mark.parametrize("train", [pytest.param({"optimizer": "muon"}, marks=pytest.mark.slow), {"bf16": True}],
@@ -55,15 +55,15 @@ def test_memory_solved_with_muon_and_with_bf16_autocast(train, quick):
     """The optimizer option and bfloat16 autocast (here on the CPU) still solve the LSTM env."""
     result = puffer_train.train("sanity-memory", **quick(target=0.98, target_metric="score", eval_episodes=200,
                                                          **train))
-    assert result["score"] >= 0.98, (train, result["score"], result["train"])
+    assert result.score >= 0.98, (train, result.score, result.train)
 
 
 def test_time_split_covers_the_run(quick):
     """env, forward, update and other add up to the training loop's wall time (the dashboard shows their
     per-epoch shares)."""
     result = puffer_train.train("sanity-bandit", **quick(total_timesteps=4096, eval_episodes=0))
-    timers = result["timers"]
+    timers = result.timers
     assert set(timers) == {"env", "forward", "update", "other"} and min(timers.values()) >= 0
     assert timers["forward"] > 0 and timers["update"] > 0
-    assert sum(timers.values()) <= result["wall_time"] + 0.05
-    assert sum(timers.values()) >= 0.5 * result["wall_time"]
+    assert sum(timers.values()) <= result.wall_time + 0.05
+    assert sum(timers.values()) >= 0.5 * result.wall_time

@@ -45,7 +45,7 @@ def flip_bytes_in_a_weight(path: Path) -> None:
 
 def test_flipped_bytes_in_a_weight_tensor_are_detected_and_nothing_is_touched(quick):
     result = puffer_train.train("sanity-bandit", **quick(total_timesteps=1024, eval_episodes=0))
-    good = Path(result["checkpoint"])
+    good = result.checkpoint
     bad = good.with_name("model_damaged.pt")
     bad.write_bytes(good.read_bytes())
     flip_bytes_in_a_weight(bad)
@@ -53,7 +53,7 @@ def test_flipped_bytes_in_a_weight_tensor_are_detected_and_nothing_is_touched(qu
     plain_good, plain_bad = (torch.load(p, weights_only=True)["model"] for p in (good, bad))
     assert any(not torch.equal(plain_good[k], plain_bad[k]) for k in plain_good)
 
-    run = Path(result["run_dir"])
+    run = result.run_dir
     before = files_under(run)
     for attempt in (lambda: ckpt.load(bad, "sanity-bandit"),
                     lambda: puffer_train.train("sanity-bandit", resume=bad, **quick(total_timesteps=4096)),
@@ -63,12 +63,12 @@ def test_flipped_bytes_in_a_weight_tensor_are_detected_and_nothing_is_touched(qu
         assert str(info.value).startswith(f"{bad} is damaged: its contents no longer match the digest")
         assert f"an earlier one in {bad.parent}" in str(info.value)
     assert files_under(run) == before  # nothing written, nothing removed
-    assert ckpt.load(good, "sanity-bandit")["epoch"] == result["epochs"]  # the intact one still loads
+    assert ckpt.load(good, "sanity-bandit")["epoch"] == result.epochs  # the intact one still loads
 
 
 def test_checkpoints_from_before_digests_load_with_a_warning(quick, tmp_path):
     result = puffer_train.train("sanity-bandit", **quick(total_timesteps=1024, eval_episodes=0))
-    data = torch.load(result["checkpoint"], weights_only=True)
+    data = torch.load(result.checkpoint, weights_only=True)
     assert len(data.pop("digest")) == 64
     old = tmp_path / "old.pt"
     torch.save(data, old)
@@ -110,7 +110,7 @@ def test_nan_and_inf_options_are_refused_from_toml_and_flags(tmp_path, monkeypat
 def test_inf_means_never_or_no_clip_where_it_makes_sense(quick):
     result = puffer_train.train("sanity-bandit", **quick(total_timesteps=1024, eval_episodes=0, target=math.inf,
                                                          max_grad_norm=math.inf, clip_coef=math.inf))
-    assert result["epochs"] >= 1 and not result["target_reached"]
+    assert result.epochs >= 1 and not result.target_reached
 
 
 @pytest.mark.parametrize(("key", "value", "words"), [

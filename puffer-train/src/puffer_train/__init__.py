@@ -2,7 +2,7 @@
 
     import puffer_train
     result = puffer_train.train("cartpole", train={"total_timesteps": 500_000})
-    print(result["score"], result["checkpoint"])
+    print(result.score, result.checkpoint)
 
     best = puffer_train.sweep("cartpole", trials=20, cost="seconds")   # cost-aware hyperparameter search
     print(best["best"], best["best_toml"])

@@ -13,7 +13,6 @@ before digests existed still load, with a CheckpointWarning that they cannot be 
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import warnings
 from pathlib import Path
@@ -21,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from puffer_core.errors import ConfigError, PufferError
+
+from .files import write_atomically
 
 FORMAT = "puffer-train/1"
 
@@ -81,7 +82,7 @@ def set_rng_state(state: dict, device: torch.device) -> None:
 
 def save(path: Path, *, env: str, config: dict, agent, optimizer, epoch: int, global_step: int,
          device: torch.device, stats: dict | None = None, rank_rngs: list[dict] | None = None) -> Path:
-    """Write the checkpoint to a temporary file, then rename it over `path` (never half-written).
+    """Write the checkpoint (never half-written).
     `rank_rngs`: every rank's RNG states in a data-parallel run, for its exact resume."""
     data = {"format": FORMAT, "env": env, "config": config, "model": agent.state_dict(),
             "optimizer": optimizer.state_dict(), "epoch": epoch, "global_step": global_step,
@@ -89,15 +90,7 @@ def save(path: Path, *, env: str, config: dict, agent, optimizer, epoch: int, gl
     if rank_rngs is not None:
         data["rank_rngs"] = rank_rngs
     data["digest"] = content_digest(data)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(data, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomically(path, lambda f: torch.save(data, f))
 
 
 def load(path: str | Path, env: str | None = None) -> dict:

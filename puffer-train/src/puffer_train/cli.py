@@ -189,7 +189,7 @@ def run(argv: list[str]) -> int:
 
         return launch(config.train.world_size, argv)
     result = train(env, config=special.get("--config"), resume=special.get("--resume"), layers=layers)
-    return 130 if result["interrupted"] else 0
+    return 130 if result.interrupted else 0
 
 
 def main(argv: list[str] | None = None) -> int:

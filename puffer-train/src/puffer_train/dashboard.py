@@ -45,38 +45,37 @@ def time_split(seconds: dict[str, float]) -> dict[str, float]:
 
 
 class Dashboard:
-    """`update(snapshot)` with a dict of sections {"progress": {...}, "episodes": {...}, "losses": {...},
-    "time": {...}}; rate-limited to one redraw (or line) per `interval` seconds."""
+    """Shows a dict of sections {"progress": {...}, "episodes": {...}, "losses": {...}, "time": {...}}:
+    a live table on a TTY when `live`, else one plain line per `show`. `due()` paces it: at most one
+    redraw (or line) per `interval` seconds."""
 
     def __init__(self, title: str, live: bool, interval: float = 1.0):
         self.title = title
         self.interval = interval
-        self.last = 0.0
+        self.last = -float("inf")
         self.live = None
         if live and sys.stdout.isatty():
             self.console = Console()
             self.live = Live(console=self.console, auto_refresh=False, transient=False)
             self.live.start()
 
-    def update(self, snapshot: dict, force: bool = False) -> bool:
-        now = time.monotonic()
-        if not force and now - self.last < self.interval:
-            return False
-        self.last = now
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.interval
+
+    def show(self, snapshot: dict) -> None:
+        self.last = time.monotonic()
         if self.live is not None:
             self.live.update(self._render(snapshot), refresh=True)
-        else:
-            p, e, losses = snapshot.get("progress", {}), snapshot.get("episodes", {}), snapshot.get("losses", {})
-            parts = [f"epoch {p.get('epoch', 0)}", f"steps {fmt(p.get('agent steps', 0))}",
-                     f"sps {fmt(p.get('sps', 0))}"]
-            parts += [f"{k} {fmt(v)}" for k, v in e.items()]
-            parts += [f"{k} {fmt(v)}" for k, v in losses.items() if k in ("policy", "value", "entropy")]
-            split = [f"{k.removesuffix(' %')} {v:.0f}%" for k, v in snapshot.get("time", {}).items()
-                     if k.endswith(" %") and k not in ("cpu %", "ram %") and v == v]
-            if split:
-                parts.append("time " + " ".join(split))
-            print(f"[{self.title}] " + " | ".join(parts), flush=True)
-        return True
+            return
+        p, e, losses = snapshot.get("progress", {}), snapshot.get("episodes", {}), snapshot.get("losses", {})
+        parts = [f"epoch {p.get('epoch', 0)}", f"steps {fmt(p.get('agent steps', 0))}", f"sps {fmt(p.get('sps', 0))}"]
+        parts += [f"{k} {fmt(v)}" for k, v in e.items()]
+        parts += [f"{k} {fmt(v)}" for k, v in losses.items() if k in ("policy", "value", "entropy")]
+        split = [f"{k.removesuffix(' %')} {v:.0f}%" for k, v in snapshot.get("time", {}).items()
+                 if k.endswith(" %") and k not in ("cpu %", "ram %") and v == v]
+        if split:
+            parts.append("time " + " ".join(split))
+        print(f"[{self.title}] " + " | ".join(parts), flush=True)
 
     def _render(self, snapshot: dict):
         tables = []

@@ -12,7 +12,6 @@ R += K * (s - E) with E = 1 / (1 + 10 ** ((R_other - R) / 400)), over `passes` s
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 
@@ -24,8 +23,9 @@ from puffer_core.errors import ConfigError
 
 from . import checkpoint as ckpt
 from . import config as cfg
+from .acting import action_converter, make_vec
+from .files import write_atomically
 from .policy import make_policy, sample
-from .trainer import make_vec
 
 ANCHOR = "random"
 START = 1000.0
@@ -37,6 +37,7 @@ class Player:
     def __init__(self, name: str, agent, space, rows: np.ndarray, device, rng: np.random.Generator):
         self.name, self.agent, self.space, self.rows, self.device, self.rng = name, agent, space, rows, device, rng
         self.state = agent.initial_state(len(rows), device) if agent is not None and agent.recurrent else None
+        self.to_env_actions = action_converter(space)
 
     @torch.no_grad()
     def act(self, observations: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -52,10 +53,7 @@ class Player:
             self.state = (self.state[0] * keep, self.state[1] * keep)
         logits, _, self.state = self.agent.step(obs, self.state)
         action, _ = sample(logits)
-        host = action.cpu().numpy()
-        if sp.action_bounds(self.space) is None:
-            return np.clip(host, self.space.low, self.space.high)
-        return host + np.asarray(getattr(self.space, "start", 0))
+        return self.to_env_actions(action.cpu().numpy())
 
 
 def play(vec, first: Player, second: Player, team_size: int, outcome_field: str, stall_limit: int,
@@ -173,10 +171,7 @@ def rate_checkpoints(env: str, directory, *, games: int = 20, k: float = 16.0, p
     ranked = sorted(ratings.items(), key=lambda kv: -kv[1])
     out = {"env": env, "k": k, "games_per_side": games, "anchor": ANCHOR,
            "ratings": dict(ranked), "results": table}
-    path = directory / "elo.json"
-    tmp = path.with_name(f".elo.json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, path)
+    path = write_atomically(directory / "elo.json", json.dumps(out, indent=2))
     if not quiet:
         print(f"Elo for {env} ({len(names) - 1} checkpoints + random anchor at {START:.0f}, "
               f"{games} games per side per pairing, K={k:g})")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,9 @@ import torch
 
 from . import checkpoint as ckpt
 from . import config as cfg
+from .acting import make_vec, pick_device, run_episodes
+from .files import write_atomically
 from .policy import make_policy
-from .trainer import make_vec, pick_device, run_episodes
 
 
 def evaluate(env: str, checkpoint: str | Path, *, episodes: int = 10, render: bool = False,
@@ -59,9 +59,5 @@ def evaluate(env: str, checkpoint: str | Path, *, episodes: int = 10, render: bo
     if frames is not None:
         if not kept:
             raise cfg.ConfigError(f"env {env!r} returned no frames from render() in rgb_array mode")
-        path = Path(frames)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-        np.savez_compressed(tmp, frames=np.stack(kept))
-        os.replace(tmp, path)
+        write_atomically(frames, lambda f: np.savez_compressed(f, frames=np.stack(kept)))
     return stats

@@ -13,6 +13,8 @@ it gets no advantage of its own and is masked out of the losses.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from puffer_core import spaces as sp
@@ -20,6 +22,15 @@ from puffer_core import spaces as sp
 
 def torch_dtype(np_dtype) -> torch.dtype:
     return torch.from_numpy(np.zeros(0, np_dtype)).dtype
+
+
+class Claim(NamedTuple):
+    """Where a batch of agents writes this step; positions index the batch's `ids`."""
+
+    record: np.ndarray  # positions of the agents that record (the others found no free segment)
+    segments: np.ndarray  # their segments
+    steps: np.ndarray  # their rows in those segments
+    new: np.ndarray  # positions of the agents that just started a segment
 
 
 class Experience:
@@ -61,9 +72,8 @@ class Experience:
         self.step_of[:] = 0
         self.claimed = self.filled = 0
 
-    def claim(self, ids: np.ndarray):
-        """Where the batch `ids` writes. Returns (batch positions that record, their segments, their steps,
-        batch positions that just started a segment). Agents left without a free segment don't record."""
+    def claim(self, ids: np.ndarray) -> Claim:
+        """Where the batch `ids` writes; agents left without a free segment don't record."""
         seg = self.segment_of[ids]
         new = np.flatnonzero(seg < 0)
         if len(new):
@@ -72,7 +82,7 @@ class Experience:
             self.segment_of[ids[new]] = seg[new]
             self.claimed += len(new)
         record = np.flatnonzero(seg >= 0)
-        return record, seg[record], self.step_of[ids[record]], new
+        return Claim(record, seg[record], self.step_of[ids[record]], new)
 
     def advance(self, ids: np.ndarray) -> None:
         """The agents `ids` (which recorded) move to their next row; full segments are released."""

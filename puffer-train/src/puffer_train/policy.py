@@ -61,7 +61,7 @@ def observation_scaling(space: spaces.Space) -> tuple[torch.Tensor, torch.Tensor
             torch.as_tensor(scale, dtype=torch.float32).unsqueeze(0))
 
 
-class Default(nn.Module):
+class DefaultPolicy(nn.Module):
     """The trainer's default policy, picked from the spaces: a CNN for uint8 images, an MLP otherwise;
     a linear head per action component and a linear value head."""
 
@@ -278,12 +278,21 @@ def make_policy(spec, observation_space, action_space, policy_config) -> Agent:
             raise SpaceError(f"env {spec.name!r} names policy {spec.policy!r}, which cannot be imported: {e}") from e
         policy = cls(observation_space, action_space, hidden_size=policy_config.hidden_size, **kwargs)
     else:
-        policy = Default(observation_space, action_space, hidden_size=policy_config.hidden_size,
+        policy = DefaultPolicy(observation_space, action_space, hidden_size=policy_config.hidden_size,
                          num_layers=policy_config.num_layers, **kwargs)
     return Agent(policy, policy_config.recurrent)
 
 
 # -- action distributions --------------------------------------------------------------------------
+
+def as_float32(logits):
+    """Logits in float32 whatever autocast computed them in (sampling and log-probs stay exact)."""
+    if isinstance(logits, torch.Tensor):
+        return logits.float()
+    if isinstance(logits, list):
+        return [lg.float() for lg in logits]
+    return tuple(x.float() for x in logits)
+
 
 def _categorical_sample(logits: torch.Tensor, deterministic: bool):
     logp_all = torch.log_softmax(logits, dim=-1)
@@ -310,19 +319,19 @@ def _normal_logprob(action, mean, log_std):
     return (-0.5 * ((action - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(1)
 
 
-def _categorical_eval(logits: torch.Tensor, action: torch.Tensor):
+def _categorical_logprob_and_entropy(logits: torch.Tensor, action: torch.Tensor):
     logp_all = torch.log_softmax(logits, dim=-1)
     logp = logp_all.gather(1, action.long().unsqueeze(1)).squeeze(1)
     entropy = -(logp_all.exp() * logp_all).sum(-1)
     return logp, entropy
 
 
-def evaluate(logits, action: torch.Tensor):
+def logprob_and_entropy(logits, action: torch.Tensor):
     """(logprob, entropy) of stored actions under new logits."""
     if isinstance(logits, torch.Tensor):
-        return _categorical_eval(logits, action)
+        return _categorical_logprob_and_entropy(logits, action)
     if isinstance(logits, list):
-        parts = [_categorical_eval(lg, action[:, i]) for i, lg in enumerate(logits)]
+        parts = [_categorical_logprob_and_entropy(lg, action[:, i]) for i, lg in enumerate(logits)]
         return sum(lp for lp, _ in parts), sum(e for _, e in parts)
     mean, log_std = logits
     entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum(1)

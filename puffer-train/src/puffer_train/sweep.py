@@ -63,6 +63,7 @@ import puffer_core
 from puffer_core.errors import ConfigError, PufferError
 
 from . import config as cfg
+from .files import write_atomically
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "int", "choice")
 DIST_KEYS = {"log_uniform": {"min", "max"}, "uniform": {"min", "max"}, "int": {"min", "max", "log", "step"},
@@ -876,11 +877,7 @@ def write_best(folder: Path, plan: Plan, best: Group) -> Path:
               f"{min(best.scores):.6g}) over {best.seeds} seeds, mean cost {_fmt_cost(best.cost, plan.settings.cost)}\n"
               f"# swept: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in best.params.items()) + "\n"
               f"# use: puffer-train {plan.env} --config {folder / 'best.toml'}\n")
-    path = folder / "best.toml"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(header + tomli_w.dumps(data))
-    os.replace(tmp, path)
-    return path
+    return write_atomically(folder / "best.toml", header + tomli_w.dumps(data))
 
 
 # -- `puffer-train sweep show` ------------------------------------------------------------------------

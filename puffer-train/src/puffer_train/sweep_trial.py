@@ -16,6 +16,8 @@ import tomllib
 import traceback
 from pathlib import Path
 
+from .files import write_atomically
+
 
 def die_with_parent(parent_pid: int) -> None:
     """A trial must not outlive its sweep (a sweep killed with SIGKILL leaves no orphan training on)."""
@@ -29,12 +31,6 @@ def die_with_parent(parent_pid: int) -> None:
             pass
     if os.getppid() != parent_pid:  # the sweep died before prctl took effect
         sys.exit(1)
-
-
-def write_result(path: Path, result: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, path)
 
 
 def score_key(stats: dict) -> str:
@@ -62,14 +58,14 @@ def run(spec: dict) -> dict:
         return {"ok": False, "failure": f"diverged: {e}", "curve": curve}
     except PufferError as e:  # e.g. a sampled combination the trainer rejects
         return {"ok": False, "failure": f"bad config: {e}", "curve": curve}
-    score = result["score"]
-    out = {"ok": True, "score": score, "steps": result["global_step"], "seconds": result["wall_time"],
-           "sps": result["sps"], "eval_episodes": result["eval"].get("n", 0),
-           "target_reached": result["target_reached"], "run_dir": result["run_dir"], "curve": curve,
-           "config": tomllib.loads((Path(result["run_dir"]) / "config.toml").read_text())}
+    score = result.score
+    out = {"ok": True, "score": score, "steps": result.global_step, "seconds": result.wall_time,
+           "sps": result.sps, "eval_episodes": result.eval.get("n", 0), "target_reached": result.target_reached,
+           "run_dir": str(result.run_dir), "curve": curve,
+           "config": tomllib.loads((result.run_dir / "config.toml").read_text())}
     if not isinstance(score, (int, float)) or not math.isfinite(score):
         out.update(ok=False, failure=f"diverged: the final evaluation score is {score}")
-    elif not result["eval"]:
+    elif not result.eval:
         out.update(ok=False, failure="no episode finished in the final evaluation: the score would be a guess")
     return out
 
@@ -83,9 +79,9 @@ def main(argv: list[str]) -> int:
         result = run(spec)
     except Exception as e:  # a crash is the trial's result, recorded as a failure
         traceback.print_exc()
-        write_result(out, {"ok": False, "failure": f"crashed: {type(e).__name__}: {e}"})
+        write_atomically(out, json.dumps({"ok": False, "failure": f"crashed: {type(e).__name__}: {e}"}, indent=1))
         return 1
-    write_result(out, result)
+    write_atomically(out, json.dumps(result, indent=1))
     return 0
 
 
