@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except PufferError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"puffer-envs: error: {e}", file=sys.stderr)
         return 2
 
 

@@ -2,19 +2,21 @@
 
 Layers, later wins: these defaults < the plugin's TOML (EnvSpec.config) < `--config FILE.toml` < flags.
 TOML keys use underscores; flags use dashes (`--train.learning-rate 3e-4`). Every option carries a
-one-line doc in its field metadata, from which `puffer-train --help` is generated.
+one-line doc in its field metadata, from which `puffer-train --help` and its flags are generated.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
-from puffer_core.errors import ConfigError
+import puffer_core
+import tomli_w
+from puffer_core.errors import ConfigError, did_you_mean
+from puffer_core.flags import Parser, check_kind, flag_name
 
 
 def opt(default, doc: str, inf_ok: bool = False):
@@ -108,26 +110,15 @@ def defaults() -> dict:
     return Config({}, VecConfig(), TrainConfig(), PolicyConfig()).to_dict()
 
 
-def option_docs() -> list[tuple[str, str, Any, str]]:
-    """(flag, type name, default, doc) of every option, for --help."""
+def option_docs() -> list[tuple[str, type, Any, str]]:
+    """(flag, type, default, doc) of every option, from which the flags and --help are made."""
     out = []
     for section, cls in SECTIONS.items():
+        types = get_type_hints(cls)
         for f in fields(cls):
             default = f.default_factory() if f.default is MISSING else f.default
-            out.append((f"--{section}.{f.name.replace('_', '-')}", _type_name(f.type), default, f.metadata["doc"]))
+            out.append((flag_name(f"{section}.{f.name}"), types[f.name], default, f.metadata["doc"]))
     return out
-
-
-def _type_name(t) -> str:
-    return t if isinstance(t, str) else t.__name__
-
-
-def _field_types(section: str) -> dict[str, str]:
-    return {f.name: _type_name(f.type) for f in fields(SECTIONS[section])}
-
-
-def valid_flags() -> list[str]:
-    return [flag for flag, *_ in option_docs()] + ["--env.<kwarg>"]
 
 
 # -- merging and checking layers -------------------------------------------------------------------
@@ -139,7 +130,7 @@ def merge(base: dict, layer: dict, source: str) -> dict:
         if section == SWEEP_SECTION:
             continue  # the search space of `puffer-train sweep`, read by puffer_train.sweep, not a training option
         if section not in ALL_SECTIONS:
-            raise ConfigError(f"unknown config section [{section}] in {source}.{_hint(section, ALL_SECTIONS)} "
+            raise ConfigError(f"unknown config section [{section}] in {source}.{did_you_mean(section, ALL_SECTIONS)} "
                               f"Sections: {', '.join(ALL_SECTIONS)}.")
         if not isinstance(values, dict):
             raise ConfigError(f"[{section}] in {source} must be a table of key = value pairs, got {values!r}")
@@ -149,30 +140,18 @@ def merge(base: dict, layer: dict, source: str) -> dict:
 
 
 def _check(section: str, key: str, value, source: str):
-    types = _field_types(section)
-    if key not in types:
-        raise ConfigError(f"unknown option {section}.{key} in {source}.{_hint(key, types)} "
-                          f"Options of [{section}]: {', '.join(types)}.")
-    want = types[key]
-    ok = {"int": isinstance(value, int) and not isinstance(value, bool),
-          "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-          "bool": isinstance(value, bool), "str": isinstance(value, str), "dict": isinstance(value, dict)}[want]
-    if not ok:
-        kinds = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
-                 "dict": "a table"}
-        raise ConfigError(f"{section}.{key} in {source} must be {kinds[want]}, got {value!r}")
-    if want == "float":
-        value = float(value)
-        inf_ok = next(f.metadata["inf_ok"] for f in fields(SECTIONS[section]) if f.name == key)
+    options = {f.name: f for f in fields(SECTIONS[section])}
+    if key not in options:
+        raise ConfigError(f"unknown option {section}.{key} in {source}.{did_you_mean(key, options)} "
+                          f"Options of [{section}]: {', '.join(options)}.")
+    kind = get_type_hints(SECTIONS[section])[key]
+    value = check_kind(value, kind, f"{section}.{key}", source)
+    if kind is float:
+        inf_ok = options[key].metadata["inf_ok"]
         if math.isnan(value) or (math.isinf(value) and not (inf_ok and value > 0)):
             allowed = "a finite number or inf" if inf_ok else "a finite number"
             raise ConfigError(f"{section}.{key} in {source} must be {allowed}, got {value}")
     return value
-
-
-def _hint(name: str, choices) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def load_toml(path: str | Path) -> dict:
@@ -239,73 +218,25 @@ def validate(config: Config) -> None:
         raise ConfigError(f"train.optimizer {t.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
 
 
-# -- command-line flags ----------------------------------------------------------------------------
-
-def parse_value(text: str):
-    """A flag value as a TOML literal (numbers, true/false, [lists], {tables}); otherwise a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def flags_to_layer(pairs: list[tuple[str, str | None]]) -> dict:
-    """[("--train.learning-rate", "3e-4"), ...] -> {"train": {"learning_rate": 3e-4}}.
-
-    A bool option given without a value means true. Unknown flags raise a ConfigError that names the
-    closest valid flag."""
-    layer: dict[str, dict] = {}
-    flags = valid_flags()
-    for flag, text in pairs:
-        section, _, key = flag[2:].partition(".")
-        key = key.replace("-", "_")
-        if section == "env" and key:
-            if text is None:
-                raise ConfigError(f"{flag} needs a value, e.g. {flag} 4")
-            layer.setdefault("env", {})[key] = parse_value(text)
-            continue
-        if section not in SECTIONS or key not in _field_types(section):
-            close = difflib.get_close_matches(flag, flags, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]}?" if close else ""
-            raise ConfigError(f"unknown option {flag}.{hint} See puffer-train --help for every option.")
-        kind = _field_types(section)[key]
-        if text is None:
-            if kind != "bool":
-                raise ConfigError(f"{flag} needs a value ({kind})")
-            value = True
-        else:
-            value = text if kind == "str" else parse_value(text)
-            if kind == "bool" and isinstance(value, str):
-                value = {"yes": True, "on": True, "no": False, "off": False}.get(value.lower(), value)
-        layer.setdefault(section, {})[key] = _check(section, key, value, f"flag {flag}")
-    return layer
+def add_flags(parser: Parser, env: str | None, argv: list[str]) -> None:
+    """The --vec.* --train.* --policy.* flags, each value checked like a TOML one, and the --env.* flags;
+    with an env, its training TOML's values are the defaults shown and its config types the --env flags."""
+    values, env_config, title = defaults(), None, ""
+    if env is not None:
+        spec = puffer_core.get_spec(env)  # EnvNotFoundError names the installed envs and the closest one
+        values = build([(spec.training_config(), f"the training TOML of env {env!r}")]).to_dict()
+        env_config, title = getattr(spec.factory(), "config", None), f"  (defaults for {env})"
+    groups = {section: parser.add_argument_group(f"[{section}]{title}") for section in SECTIONS}
+    for flag, kind, _, doc in option_docs():
+        section, key = flag[2:].replace("-", "_").split(".")
+        parser.add_option(groups[section], f"{section}.{key}", kind, doc, values[section][key],
+                          check=lambda value, source, section=section, key=key: _check(section, key, value, source))
+    parser.add_env_options(argv, env_config, values["env"], title=f"[env]{title}")
 
 
 def to_toml(data: dict) -> str:
-    """Plain config data as TOML (tables of scalars, lists and inline tables)."""
-    lines = []
-    for section, values in data.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        if math.isnan(value):
-            return "nan"
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise ConfigError(f"cannot write {value!r} ({type(value).__name__}) into a TOML config")
+    """Plain config data as TOML (what the run directory stores; `--config` reads it back)."""
+    try:
+        return tomli_w.dumps(data)
+    except TypeError as e:
+        raise ConfigError(f"cannot write the config as TOML: {e}") from None
