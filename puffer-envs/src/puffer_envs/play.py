@@ -107,7 +107,7 @@ def parser(cls, argv: list[str]) -> Parser:
     p = Parser("puffer-envs play", "puffer-envs play <name> [--fps N] [--seed S] [--agent-view] [--max-steps N] "
                "[--env.<kwarg> VALUE ...]", "Play an env with the keyboard.")
     p.add_argument("name", nargs="?", help="registered env name, e.g. pong")
-    p.add_argument("--fps", type=int, default=None, metavar="N", help="agent steps per second (default: 60 / frameskip)")
+    p.add_argument("--fps", type=int, metavar="N", help="agent steps per second (default: 60 / frameskip)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="reset seed (default 0)")
     p.add_argument("--agent-view", action="store_true", help="show the observation as the agent sees it")
     p.add_argument("--max-steps", type=int, default=0, metavar="N", help="quit after this many steps (0: when closed)")
