@@ -64,14 +64,14 @@ class Parser(argparse.ArgumentParser):
         super().__init__(prog=prog, usage=usage, description=description, formatter_class=Rows, add_help=False,
                          allow_abbrev=False)
         self.add_argument("-h", "--help", action="store_true", help="show this help")
-        self.checks = {}  # dest -> (kind, check(value, source) -> value) of each --section.key option
+        self.options = {}  # dest -> (kind, check(value, source) -> value) of each --section.key option
 
     def add_option(self, group, dest: str, kind: type | None = None, doc: str = "", default=None, check=None):
         """`--<dest with dashes>` into `group`; its value is parsed as `kind` and, when given, checked by
         `check(value, source)` (by default: of that kind)."""
         if kind is not None and check is None:
             check = lambda value, source: check_kind(value, kind, dest, source)  # noqa: E731
-        self.checks[dest] = (kind, check)
+        self.options[dest] = (kind, check)
         shown = f" (default {default!r})" if default is not None else ""
         alone = {"nargs": "?", "const": "true"} if kind is bool else {}  # a bool flag alone means true
         group.add_argument(flag_name(dest), dest=dest, default=argparse.SUPPRESS, **alone,
@@ -95,7 +95,7 @@ class Parser(argparse.ArgumentParser):
         for word in argv:
             flag = word.partition("=")[0]
             dest = flag[2:].replace("-", "_")
-            if flag.startswith(f"--{section}.") and len(flag) > len(section) + 3 and dest not in self.checks:
+            if flag.startswith(f"--{section}.") and len(flag) > len(section) + 3 and dest not in self.options:
                 self.add_option(group, dest)
 
     def parse(self, argv: list[str]) -> tuple[argparse.Namespace, dict]:
@@ -107,13 +107,13 @@ class Parser(argparse.ArgumentParser):
             self.exit()
         for word in extras:
             if word.startswith("-"):
-                options = [o for action in self._actions for o in action.option_strings]
-                self.error(f"unknown option {word}.{did_you_mean(word.partition('=')[0], options, 0.5, str)} "
+                flag, options = word.partition("=")[0], [o for action in self._actions for o in action.option_strings]
+                self.error(f"unknown option {flag}.{did_you_mean(flag, options, 0.5, str)} "
                            f"See {self.prog} --help for every option.")
         if extras:
             self.error(f"unexpected argument(s) {' '.join(extras)!r}; options start with --")
         layer = {}
-        for dest, (kind, check) in self.checks.items():
+        for dest, (kind, check) in self.options.items():
             if dest in vars(args):
                 value = parse_value(vars(args).pop(dest), kind)
                 section, key = dest.split(".", 1)
