@@ -105,8 +105,9 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="compile C envs into the build cache now", formatter_class=Rows)
     b.add_argument("names", nargs="*", help="env names (default: every installed env)")
     b.set_defaults(func=cmd_build)
+    # play parses its own flags (typed by the env); "+" prefixes let even a leading --help through to it
     play = sub.add_parser("play", help="play an env with the keyboard: puffer-envs play <name> [--help]",
-                          add_help=False)
+                          add_help=False, prefix_chars="+")
     play.add_argument("play_args", nargs=argparse.REMAINDER)
     play.set_defaults(func=cmd_play)
     return p
