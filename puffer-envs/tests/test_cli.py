@@ -83,3 +83,7 @@ def test_unknown_env_is_a_clear_error(registered, capsys):
 def test_play_passes_its_arguments_through():
     args = cli.parser().parse_args(["play", "pong", "--fps", "3", "--env.frameskip", "1"])
     assert args.func is cli.cmd_play and args.play_args == ["pong", "--fps", "3", "--env.frameskip", "1"]
+
+
+def test_play_help_reaches_play():
+    assert cli.parser().parse_args(["play", "--help"]).play_args == ["--help"]

@@ -122,5 +122,5 @@ def test_the_cli_makes_a_plugin_from_a_payload_and_leaves_nothing_in_home(tmp_pa
     refused = subprocess.run([sys.executable, "-m", "puffer_envs.cli", "new", "math", "-o", str(tmp_path / "out")],
                              capture_output=True, text=True, env=env, timeout=120)
     assert refused.returncode == 2
-    assert refused.stderr.startswith("error: env name 'math' would make a header math.h that hides")
+    assert refused.stderr.startswith("puffer-envs: error: env name 'math' would make a header math.h that hides")
     assert not (tmp_path / "out" / "puffer-envs-math").exists()

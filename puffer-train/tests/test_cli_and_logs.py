@@ -55,6 +55,17 @@ def test_ill_typed_flag(capsys):
     assert code == 2 and "train.horizon" in err and "must be an integer" in err
 
 
+def test_env_flags_are_typed_by_the_env_config(capsys):
+    """A C env's config types its --env flags: listed in --help, a wrong type refused before any env is built."""
+    if "cartpole" not in puffer_core.list_envs():
+        pytest.skip("the cartpole plugin is not installed")
+    _, out, _ = run_cli(capsys, "cartpole", "--help")
+    line = next(x for x in out.splitlines() if x.strip().startswith("--env.max-steps "))
+    assert "INT" in line and "(default 500)" in line
+    code, _, err = run_cli(capsys, "cartpole", "--env.max-steps", "2.5")
+    assert code == 2 and "env.max_steps in flag --env.max-steps must be an integer, got 2.5" in err
+
+
 def test_unknown_env_is_the_registry_error(capsys):
     with pytest.raises(puffer_core.EnvNotFoundError, match="Did you mean 'sanity-bandit'"):
         puffer_train.train("sanity-bandt")

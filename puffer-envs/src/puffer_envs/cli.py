@@ -92,19 +92,22 @@ def cmd_play(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="puffer-envs", description="Puffer's C environment SDK")
+    from puffer_core.flags import Rows  # the help style of every Puffer command
+
+    p = argparse.ArgumentParser(prog="puffer-envs", description="Puffer's C environment SDK", formatter_class=Rows)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="installed envs, broken plugins and name conflicts").set_defaults(func=cmd_list)
-    new = sub.add_parser("new", help="create a new env plugin package from the template")
+    new = sub.add_parser("new", help="create a new env plugin package from the template", formatter_class=Rows)
     new.add_argument("name", help="env name: lowercase letters, digits and underscores, e.g. mygame")
     new.add_argument("-o", "--output", default=".", help="folder to create puffer-envs-<name>/ in (default: .)")
     new.add_argument("--description", default=None, help="one-line description of the env")
     new.set_defaults(func=cmd_new)
-    b = sub.add_parser("build", help="compile C envs into the build cache now")
+    b = sub.add_parser("build", help="compile C envs into the build cache now", formatter_class=Rows)
     b.add_argument("names", nargs="*", help="env names (default: every installed env)")
     b.set_defaults(func=cmd_build)
+    # play parses its own flags (typed by the env); "+" prefixes let even a leading --help through to it
     play = sub.add_parser("play", help="play an env with the keyboard: puffer-envs play <name> [--help]",
-                          add_help=False)
+                          add_help=False, prefix_chars="+")
     play.add_argument("play_args", nargs=argparse.REMAINDER)
     play.set_defaults(func=cmd_play)
     return p
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except PufferError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"puffer-envs: error: {e}", file=sys.stderr)
         return 2
 
 

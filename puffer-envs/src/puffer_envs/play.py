@@ -24,13 +24,13 @@ others as one bar per value.
 from __future__ import annotations
 
 import argparse
-import ast
 import inspect
 import sys
 
 import numpy as np
 from gymnasium import spaces
 from puffer_core.errors import ConfigError, PufferError
+from puffer_core.flags import Parser
 
 from . import render
 
@@ -102,33 +102,31 @@ class Controls:
         return self.described
 
 
+def parser(cls, argv: list[str]) -> Parser:
+    """The options of play; with the env's class, its config types the --env flags."""
+    p = Parser("puffer-envs play", "puffer-envs play <name> [--fps N] [--seed S] [--agent-view] [--max-steps N] "
+               "[--env.<kwarg> VALUE ...]", "Play an env with the keyboard.")
+    p.add_argument("name", nargs="?", help="registered env name, e.g. pong")
+    p.add_argument("--fps", type=int, metavar="N", help="agent steps per second (default: 60 / frameskip)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="reset seed (default 0)")
+    p.add_argument("--agent-view", action="store_true", help="show the observation as the agent sees it")
+    p.add_argument("--max-steps", type=int, default=0, metavar="N", help="quit after this many steps (0: when closed)")
+    p.add_env_options(argv, getattr(cls, "config", None))
+    return p
+
+
 def parse(argv: list[str]) -> tuple[argparse.Namespace, dict]:
-    parser = argparse.ArgumentParser(prog="puffer-envs play", description="Play an env with the keyboard.",
-                                     epilog="Other --env.<field> VALUE flags set env kwargs, e.g. --env.frameskip 1.")
-    parser.add_argument("name", help="registered env name, e.g. pong")
-    parser.add_argument("--fps", type=int, default=None, help="agent steps per second (default: 60 / frameskip)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--agent-view", action="store_true", help="show the observation as the agent sees it")
-    parser.add_argument("--max-steps", type=int, default=0, help="quit after this many steps (0: when closed)")
-    args, rest = parser.parse_known_args(argv)
-    kwargs = {}
-    while rest:
-        flag = rest.pop(0)
-        key, eq, value = flag.partition("=")
-        if not key.startswith("--env.") or len(key) <= len("--env."):
-            parser.error(f"unrecognized argument {flag!r}")
-        if not eq:
-            if not rest:
-                parser.error(f"{flag} needs a value")
-            value = rest.pop(0)
-        try:
-            value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            pass  # a plain string
-        kwargs[key[len("--env."):].replace("-", "_")] = value
+    """(options, env kwargs) of `puffer-envs play` argv."""
+    import puffer_core
+
+    name = parser(None, argv).parse_known_args(argv)[0].name  # the env's class types its --env flags
+    p = parser(puffer_core.get_spec(name).factory() if name else None, argv)
+    args, flags = p.parse(argv)
+    if args.name is None:
+        p.error("the env's name is required, e.g. puffer-envs play pong")
     if args.fps is not None and args.fps < 1:
-        parser.error("--fps must be at least 1")
-    return args, kwargs
+        p.error("--fps must be at least 1")
+    return args, flags.get("env", {})
 
 
 def stats_lines(steps: int, episodes: int, ret: float, last: dict) -> list[str]:

@@ -2,85 +2,93 @@
 
 Layers, later wins: these defaults < the plugin's TOML (EnvSpec.config) < `--config FILE.toml` < flags.
 TOML keys use underscores; flags use dashes (`--train.learning-rate 3e-4`). Every option carries a
-one-line doc in its field metadata, from which `puffer-train --help` is generated.
+one-line doc in its field metadata, from which `puffer-train --help` and its flags are generated.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
-from puffer_core.errors import ConfigError
+import puffer_core
+import tomli_w
+from puffer_core.errors import ConfigError, did_you_mean
+from puffer_core.flags import Parser, check_kind, flag_name
+
+# The ranges an option may name, each with its test and the words of its error.
+RANGES = {">= 1": (lambda v: v >= 1, "be at least 1"), ">= 0": (lambda v: v >= 0, "be 0 or more"),
+          "> 0": (lambda v: v > 0, "be positive"), "[0, 1]": (lambda v: 0 <= v <= 1, "lie in [0, 1]")}
 
 
-def opt(default, doc: str, inf_ok: bool = False):
-    """A config field with its default and one-line help text. Float options must be finite numbers
-    unless `inf_ok` (then +inf is allowed too, meaning "never" or "no clip"); NaN is never valid."""
+def opt(default, doc: str, valid: str | None = None, inf_ok: bool = False):
+    """A config field with its default, one-line help text and the range (of RANGES) its values must lie in.
+    Float options must be finite numbers unless `inf_ok` (then +inf is allowed too, meaning "never" or
+    "no clip"); NaN is never valid."""
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata={"doc": doc})
-    return field(default=default, metadata={"doc": doc, "inf_ok": inf_ok})
+    return field(default=default, metadata={"doc": doc, "valid": valid, "inf_ok": inf_ok})
 
 
 @dataclass
 class VecConfig:
     backend: str = opt("serial", "vector backend: serial, threads or multiprocessing")
-    num_envs: int = opt(1, "env objects to run (each may hold many agents, see [env] num_envs)")
-    num_workers: int = opt(0, "worker threads or processes (0: the backend's default)")
-    batch_size: int = opt(0, "env objects per recv for async backends (0: all of them, synchronous)")
+    num_envs: int = opt(1, "env objects to run (each may hold many agents, see [env] num_envs)", ">= 1")
+    num_workers: int = opt(0, "worker threads or processes (0: the backend's default)", ">= 0")
+    batch_size: int = opt(0, "env objects per recv for async backends (0: all of them, synchronous)", ">= 0")
 
 
 @dataclass
 class TrainConfig:
     seed: int = opt(1, "seeds torch, numpy, python and the envs (env i gets seed + i)")
     device: str = opt("cpu", "torch device: cpu, cuda or cuda:N")
-    total_timesteps: int = opt(2_000_000, "agent steps to train for")
-    horizon: int = opt(32, "steps per experience segment (also the LSTM's backprop-through-time length)")
-    batch_size: int = opt(0, "agent steps collected per update, a multiple of horizon (0: agents x horizon)")
-    minibatch_size: int = opt(8192, "agent steps per gradient step (whole segments)")
-    update_epochs: int = opt(2, "passes over each batch")
-    learning_rate: float = opt(3e-4, "Adam learning rate")
+    total_timesteps: int = opt(2_000_000, "agent steps to train for", ">= 1")
+    horizon: int = opt(32, "steps per experience segment (also the LSTM's backprop-through-time length)", ">= 1")
+    batch_size: int = opt(0, "agent steps collected per update, a multiple of horizon (0: agents x horizon)", ">= 0")
+    minibatch_size: int = opt(8192, "agent steps per gradient step (whole segments)", ">= 1")
+    update_epochs: int = opt(2, "passes over each batch", ">= 1")
+    learning_rate: float = opt(3e-4, "Adam learning rate", "> 0")
     anneal_lr: bool = opt(True, "decay the learning rate linearly to 0 over total_timesteps")
-    adam_eps: float = opt(1e-5, "Adam epsilon")
+    adam_eps: float = opt(1e-5, "Adam epsilon", "> 0")
     optimizer: str = opt("adam", "adam, or muon: torch.optim.Muon on 2-D weight matrices and Adam on the rest")
     bf16: bool = opt(False, "bfloat16 autocast for the policy (CUDA, or a CPU with AMX/AVX-512 BF16); off: float32")
-    gamma: float = opt(0.99, "discount factor")
-    gae_lambda: float = opt(0.95, "GAE lambda")
-    clip_coef: float = opt(0.2, "PPO policy ratio clip (inf: none)", inf_ok=True)
-    vf_coef: float = opt(0.5, "value loss weight")
-    vf_clip_coef: float = opt(0.2, "value clip around the old value estimate (inf: none)", inf_ok=True)
-    ent_coef: float = opt(0.01, "entropy bonus weight")
-    max_grad_norm: float = opt(0.5, "gradient norm clip (inf: none)", inf_ok=True)
+    gamma: float = opt(0.99, "discount factor", "[0, 1]")
+    gae_lambda: float = opt(0.95, "GAE lambda", "[0, 1]")
+    clip_coef: float = opt(0.2, "PPO policy ratio clip (inf: none)", "> 0", inf_ok=True)
+    vf_coef: float = opt(0.5, "value loss weight", ">= 0")
+    vf_clip_coef: float = opt(0.2, "value clip around the old value estimate (inf: none)", "> 0", inf_ok=True)
+    ent_coef: float = opt(0.01, "entropy bonus weight", ">= 0")
+    max_grad_norm: float = opt(0.5, "gradient norm clip (inf: none)", "> 0", inf_ok=True)
     norm_adv: bool = opt(True, "normalize advantages per minibatch")
     vtrace: bool = opt(False, "V-trace-style clipping of importance ratios when advantages are recomputed per epoch")
-    vtrace_rho_clip: float = opt(1.0, "V-trace rho clip (clips the TD error's importance ratio)",
-                                 inf_ok=True)
-    vtrace_c_clip: float = opt(1.0, "V-trace c clip (clips the trace's importance ratio)", inf_ok=True)
-    prio_alpha: float = opt(0.0, "prioritized segment sampling exponent on |advantage| (0: uniform)")
-    prio_beta0: float = opt(0.2, "initial importance-weight exponent, annealed to 1 over training")
-    world_size: int = opt(1, "data-parallel processes (ranks), each with its own envs; > 1 starts torchrun")
-    torch_threads: int = opt(1, "torch CPU threads (0: one per core; more only pays for big models on idle cores)")
-    checkpoint_interval: int = opt(100, "save a checkpoint every N epochs (and at the end)")
+    vtrace_rho_clip: float = opt(1.0, "V-trace rho clip (clips the TD error's importance ratio)", "> 0", inf_ok=True)
+    vtrace_c_clip: float = opt(1.0, "V-trace c clip (clips the trace's importance ratio)", "> 0", inf_ok=True)
+    prio_alpha: float = opt(0.0, "prioritized segment sampling exponent on |advantage| (0: uniform)", ">= 0")
+    prio_beta0: float = opt(0.2, "initial importance-weight exponent, annealed to 1 over training", "[0, 1]")
+    world_size: int = opt(1, "data-parallel processes (ranks), each with its own envs; > 1 starts torchrun", ">= 1")
+    torch_threads: int = opt(1, "torch CPU threads (0: one per core; more only pays for big models on idle cores)",
+                             ">= 0")
+    checkpoint_interval: int = opt(100, "save a checkpoint every N epochs (and at the end)", ">= 1")
     data_dir: str = opt("runs", "folder for run directories (checkpoints, TensorBoard, config)")
     run_name: str = opt("", "run directory name (empty: <env>_<date>_<time>)")
     dashboard: bool = opt(True, "live terminal dashboard (plain lines when off or not a terminal)")
-    log_interval: float = opt(1.0, "seconds between dashboard refreshes or plain log lines")
+    log_interval: float = opt(1.0, "seconds between dashboard refreshes or plain log lines", ">= 0")
     tensorboard: bool = opt(True, "write TensorBoard event files into the run directory")
     target: float = opt(math.inf, "stop early once target_metric's mean reaches this value (inf: never)",
                         inf_ok=True)
     target_metric: str = opt("episode_return", "episode statistic compared against target")
-    target_episodes: int = opt(100, "the target is checked on the mean over the most recent N finished episodes")
-    eval_episodes: int = opt(100, "episodes in the final evaluation (0: skip it)")
+    target_episodes: int = opt(100, "episode statistics (dashboard, checkpoints, result, target) are "
+                               "means over the most recent N finished episodes", ">= 1")
+    eval_episodes: int = opt(100, "episodes in the final evaluation (0: skip it)", ">= 0")
     eval_deterministic: bool = opt(False, "final evaluation takes the most likely action instead of sampling")
 
 
 @dataclass
 class PolicyConfig:
-    hidden_size: int = opt(128, "width of the encoder output, the LSTM and the heads")
-    num_layers: int = opt(2, "hidden layers of the default MLP encoder")
+    hidden_size: int = opt(128, "width of the encoder output, the LSTM and the heads", ">= 1")
+    num_layers: int = opt(2, "hidden layers of the default MLP encoder", ">= 0")
     recurrent: bool = opt(False, "insert an LSTM between encode_observations and decode_actions")
     kwargs: dict = opt({}, "extra keyword arguments for the plugin's policy class")
 
@@ -108,26 +116,15 @@ def defaults() -> dict:
     return Config({}, VecConfig(), TrainConfig(), PolicyConfig()).to_dict()
 
 
-def option_docs() -> list[tuple[str, str, Any, str]]:
-    """(flag, type name, default, doc) of every option, for --help."""
+def option_docs() -> list[tuple[str, type, Any, str]]:
+    """(flag, type, default, doc) of every option, from which the flags and --help are made."""
     out = []
     for section, cls in SECTIONS.items():
+        types = get_type_hints(cls)
         for f in fields(cls):
             default = f.default_factory() if f.default is MISSING else f.default
-            out.append((f"--{section}.{f.name.replace('_', '-')}", _type_name(f.type), default, f.metadata["doc"]))
+            out.append((flag_name(f"{section}.{f.name}"), types[f.name], default, f.metadata["doc"]))
     return out
-
-
-def _type_name(t) -> str:
-    return t if isinstance(t, str) else t.__name__
-
-
-def _field_types(section: str) -> dict[str, str]:
-    return {f.name: _type_name(f.type) for f in fields(SECTIONS[section])}
-
-
-def valid_flags() -> list[str]:
-    return [flag for flag, *_ in option_docs()] + ["--env.<kwarg>"]
 
 
 # -- merging and checking layers -------------------------------------------------------------------
@@ -139,7 +136,7 @@ def merge(base: dict, layer: dict, source: str) -> dict:
         if section == SWEEP_SECTION:
             continue  # the search space of `puffer-train sweep`, read by puffer_train.sweep, not a training option
         if section not in ALL_SECTIONS:
-            raise ConfigError(f"unknown config section [{section}] in {source}.{_hint(section, ALL_SECTIONS)} "
+            raise ConfigError(f"unknown config section [{section}] in {source}.{did_you_mean(section, ALL_SECTIONS)} "
                               f"Sections: {', '.join(ALL_SECTIONS)}.")
         if not isinstance(values, dict):
             raise ConfigError(f"[{section}] in {source} must be a table of key = value pairs, got {values!r}")
@@ -149,30 +146,18 @@ def merge(base: dict, layer: dict, source: str) -> dict:
 
 
 def _check(section: str, key: str, value, source: str):
-    types = _field_types(section)
-    if key not in types:
-        raise ConfigError(f"unknown option {section}.{key} in {source}.{_hint(key, types)} "
-                          f"Options of [{section}]: {', '.join(types)}.")
-    want = types[key]
-    ok = {"int": isinstance(value, int) and not isinstance(value, bool),
-          "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-          "bool": isinstance(value, bool), "str": isinstance(value, str), "dict": isinstance(value, dict)}[want]
-    if not ok:
-        kinds = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
-                 "dict": "a table"}
-        raise ConfigError(f"{section}.{key} in {source} must be {kinds[want]}, got {value!r}")
-    if want == "float":
-        value = float(value)
-        inf_ok = next(f.metadata["inf_ok"] for f in fields(SECTIONS[section]) if f.name == key)
+    options = {f.name: f for f in fields(SECTIONS[section])}
+    if key not in options:
+        raise ConfigError(f"unknown option {section}.{key} in {source}.{did_you_mean(key, options)} "
+                          f"Options of [{section}]: {', '.join(options)}.")
+    kind = get_type_hints(SECTIONS[section])[key]
+    value = check_kind(value, kind, f"{section}.{key}", source)
+    if kind is float:
+        inf_ok = options[key].metadata["inf_ok"]
         if math.isnan(value) or (math.isinf(value) and not (inf_ok and value > 0)):
             allowed = "a finite number or inf" if inf_ok else "a finite number"
             raise ConfigError(f"{section}.{key} in {source} must be {allowed}, got {value}")
     return value
-
-
-def _hint(name: str, choices) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def load_toml(path: str | Path) -> dict:
@@ -202,110 +187,40 @@ def from_dict(data: dict) -> Config:
 
 
 def validate(config: Config) -> None:
-    """Value checks that types alone cannot express."""
+    """Value checks that types alone cannot express: each option's range, then how options relate."""
+    for section in SECTIONS:
+        values = getattr(config, section)
+        for f in fields(values):
+            value, valid = getattr(values, f.name), f.metadata.get("valid")
+            if valid and not RANGES[valid][0](value):
+                raise ConfigError(f"{section}.{f.name} must {RANGES[valid][1]}, got {value}")
     t = config.train
-    positive = {"train.total_timesteps": t.total_timesteps, "train.horizon": t.horizon,
-                "train.minibatch_size": t.minibatch_size, "train.update_epochs": t.update_epochs,
-                "train.checkpoint_interval": t.checkpoint_interval, "train.target_episodes": t.target_episodes,
-                "vec.num_envs": config.vec.num_envs, "train.world_size": t.world_size,
-                "policy.hidden_size": config.policy.hidden_size}
-    for name, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"{name} must be at least 1, got {value}")
-    for name, value in {"train.batch_size": t.batch_size, "vec.num_workers": config.vec.num_workers,
-                        "vec.batch_size": config.vec.batch_size, "train.eval_episodes": t.eval_episodes,
-                        "train.torch_threads": t.torch_threads, "policy.num_layers": config.policy.num_layers}.items():
-        if value < 0:
-            raise ConfigError(f"{name} must be 0 or more, got {value}")
     if t.batch_size % t.horizon:
         raise ConfigError(f"train.batch_size ({t.batch_size}) must be a multiple of train.horizon ({t.horizon}): "
                           "experience is stored in whole segments")
-    if not 0 <= t.gamma <= 1 or not 0 <= t.gae_lambda <= 1:
-        raise ConfigError(f"train.gamma and train.gae_lambda must lie in [0, 1], got {t.gamma} and {t.gae_lambda}")
-    if t.learning_rate <= 0:
-        raise ConfigError(f"train.learning_rate must be positive, got {t.learning_rate}")
-    for name, value in {"train.adam_eps": t.adam_eps, "train.clip_coef": t.clip_coef,
-                        "train.vf_clip_coef": t.vf_clip_coef, "train.max_grad_norm": t.max_grad_norm,
-                        "train.vtrace_rho_clip": t.vtrace_rho_clip, "train.vtrace_c_clip": t.vtrace_c_clip}.items():
-        if value <= 0:
-            raise ConfigError(f"{name} must be positive, got {value}")
-    for name, value in {"train.vf_coef": t.vf_coef, "train.ent_coef": t.ent_coef, "train.prio_alpha": t.prio_alpha,
-                        "train.log_interval": t.log_interval}.items():
-        if value < 0:
-            raise ConfigError(f"{name} must be 0 or more, got {value}")
-    if not 0 <= t.prio_beta0 <= 1:
-        raise ConfigError(f"train.prio_beta0 must lie in [0, 1], got {t.prio_beta0}")
     if t.optimizer not in OPTIMIZERS:
         raise ConfigError(f"train.optimizer {t.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
 
 
-# -- command-line flags ----------------------------------------------------------------------------
-
-def parse_value(text: str):
-    """A flag value as a TOML literal (numbers, true/false, [lists], {tables}); otherwise a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def flags_to_layer(pairs: list[tuple[str, str | None]]) -> dict:
-    """[("--train.learning-rate", "3e-4"), ...] -> {"train": {"learning_rate": 3e-4}}.
-
-    A bool option given without a value means true. Unknown flags raise a ConfigError that names the
-    closest valid flag."""
-    layer: dict[str, dict] = {}
-    flags = valid_flags()
-    for flag, text in pairs:
-        section, _, key = flag[2:].partition(".")
-        key = key.replace("-", "_")
-        if section == "env" and key:
-            if text is None:
-                raise ConfigError(f"{flag} needs a value, e.g. {flag} 4")
-            layer.setdefault("env", {})[key] = parse_value(text)
-            continue
-        if section not in SECTIONS or key not in _field_types(section):
-            close = difflib.get_close_matches(flag, flags, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]}?" if close else ""
-            raise ConfigError(f"unknown option {flag}.{hint} See puffer-train --help for every option.")
-        kind = _field_types(section)[key]
-        if text is None:
-            if kind != "bool":
-                raise ConfigError(f"{flag} needs a value ({kind})")
-            value = True
-        else:
-            value = text if kind == "str" else parse_value(text)
-            if kind == "bool" and isinstance(value, str):
-                value = {"yes": True, "on": True, "no": False, "off": False}.get(value.lower(), value)
-        layer.setdefault(section, {})[key] = _check(section, key, value, f"flag {flag}")
-    return layer
+def add_flags(parser: Parser, env: str | None, argv: list[str]) -> None:
+    """The --vec.* --train.* --policy.* flags, each value checked like a TOML one, and the --env.* flags;
+    with an env, its training TOML's values are the defaults shown and its config types the --env flags."""
+    values, env_config, title = defaults(), None, ""
+    if env is not None:
+        spec = puffer_core.get_spec(env)  # EnvNotFoundError names the installed envs and the closest one
+        values = build([(spec.training_config(), f"the training TOML of env {env!r}")]).to_dict()
+        env_config, title = getattr(spec.factory(), "config", None), f"  (defaults for {env})"
+    groups = {section: parser.add_argument_group(f"[{section}]{title}") for section in SECTIONS}
+    for flag, kind, _, doc in option_docs():
+        section, key = flag[2:].replace("-", "_").split(".")
+        parser.add_option(groups[section], f"{section}.{key}", kind, doc, values[section][key],
+                          check=lambda value, source, section=section, key=key: _check(section, key, value, source))
+    parser.add_env_options(argv, env_config, values["env"], title=f"[env]{title}")
 
 
 def to_toml(data: dict) -> str:
-    """Plain config data as TOML (tables of scalars, lists and inline tables)."""
-    lines = []
-    for section, values in data.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        if math.isnan(value):
-            return "nan"
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise ConfigError(f"cannot write {value!r} ({type(value).__name__}) into a TOML config")
+    """Plain config data as TOML (what the run directory stores; `--config` reads it back)."""
+    try:
+        return tomli_w.dumps(data)
+    except TypeError as e:
+        raise ConfigError(f"cannot write the config as TOML: {e}") from None

@@ -47,7 +47,7 @@ keyword arguments. A plugin without parameter tables gets `default_space()`, the
 
 from __future__ import annotations
 
-import difflib
+import argparse
 import json
 import math
 import os
@@ -58,9 +58,11 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import get_type_hints
 
 import puffer_core
-from puffer_core.errors import ConfigError, PufferError
+from puffer_core.errors import ConfigError, PufferError, did_you_mean
+from puffer_core.flags import Parser, check_kind, parse_value
 
 from . import config as cfg
 from .files import write_atomically
@@ -79,15 +81,16 @@ class SweepError(PufferError, RuntimeError):
 
 @dataclass
 class Settings:
-    cost: str = "steps"          # the second objective: agent steps or wall-clock seconds of training
-    trials: int = 20             # search trials (repeats and retries of lost trials come on top)
-    workers: int = 0             # trials at a time (0: as many as the machine's cores fit)
-    repeats: int = 2             # fresh-seed re-runs of each of the best configs (0: none)
-    repeat_points: int = 3       # how many configs near the front get those repeats
-    trial_timeout: float = 600.0  # seconds before a trial counts as hung and is killed
-    target: float = math.inf     # choose the cheapest config whose mean score reaches this (inf: the best)
-    seed: int = 1                # trial N trains with seed + N
-    heartbeat: int = 10          # seconds between liveness records; a trial silent for 3x is lost
+    cost: str = cfg.opt("steps", "the second objective: agent steps or wall-clock seconds of training")
+    trials: int = cfg.opt(20, "search trials (repeats and retries of lost trials come on top)")
+    workers: int = cfg.opt(0, "trials at a time (0: as many as the machine's cores fit)")
+    repeats: int = cfg.opt(2, "fresh-seed re-runs of each of the best configs (0: none)")
+    repeat_points: int = cfg.opt(3, "how many configs near the front get those repeats")
+    trial_timeout: float = cfg.opt(600.0, "seconds before a trial counts as hung and is killed")
+    target: float = cfg.opt(math.inf, "choose the cheapest config whose mean score reaches this (inf: the best)",
+                            inf_ok=True)
+    seed: int = cfg.opt(1, "trial N trains with seed + N")
+    heartbeat: int = cfg.opt(10, "seconds between liveness records; a trial silent for 3x is lost")
 
     def check(self, source: str) -> Settings:
         if self.cost not in COSTS:
@@ -103,7 +106,7 @@ class Settings:
         return self
 
 
-SETTING_TYPES = {f.name: f.type for f in fields(Settings)}
+SETTING_TYPES = get_type_hints(Settings)
 
 
 # -- the [sweep] section -----------------------------------------------------------------------------
@@ -118,10 +121,8 @@ def parse_distribution(name: str, spec, source: str):
                           f"max = 1e-2 }}, got {spec!r}")
     kind = str(spec.get("distribution", "")).replace("-", "_")
     if kind not in DISTRIBUTIONS:
-        close = difflib.get_close_matches(kind, DISTRIBUTIONS, n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"{where} has distribution {spec.get('distribution')!r}, which is not one of "
-                          f"{', '.join(DISTRIBUTIONS)}.{hint}")
+                          f"{', '.join(DISTRIBUTIONS)}.{did_you_mean(kind, DISTRIBUTIONS, cutoff=0.5)}")
     unknown = set(spec) - DIST_KEYS[kind] - {"distribution"}
     if unknown:
         raise ConfigError(f"{where}: a {kind} distribution takes {', '.join(sorted(DIST_KEYS[kind]))}, "
@@ -179,24 +180,14 @@ def parse_sweep_table(table: dict, source: str) -> tuple[dict, dict]:
         elif key in SETTING_TYPES:
             settings[key] = _setting(key, value, source)
         else:
-            choices = [*SETTING_TYPES, *cfg.ALL_SECTIONS]
-            close = difflib.get_close_matches(key, choices, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, [*SETTING_TYPES, *cfg.ALL_SECTIONS])
             raise ConfigError(f"unknown key sweep.{key} in {source}.{hint} [sweep] takes the settings "
                               f"{', '.join(SETTING_TYPES)} and the tables {', '.join(cfg.ALL_SECTIONS)}.")
     return settings, space
 
 
 def _setting(key: str, value, source: str):
-    kind = SETTING_TYPES[key]
-    if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind == "str" and isinstance(value, str):
-        return value
-    raise ConfigError(f"sweep.{key} in {source} must be {'a number' if kind == 'float' else 'an ' + kind}, "
-                      f"got {value!r}")
+    return check_kind(value, SETTING_TYPES[key], f"sweep.{key}", source)
 
 
 def default_space(base: cfg.Config) -> dict:
@@ -285,7 +276,7 @@ def make_plan(env: str, *, config: str | Path | None = None, sweep_config: str |
         own_space = own_space or bool(p)
     for key, value in (settings or {}).items():
         if key not in SETTING_TYPES:
-            raise ConfigError(f"unknown sweep setting {key!r}.{cfg._hint(key, SETTING_TYPES)} "
+            raise ConfigError(f"unknown sweep setting {key!r}.{did_you_mean(key, SETTING_TYPES)} "
                               f"Settings: {', '.join(SETTING_TYPES)}.")
         if value is not None:
             merged_settings[key] = _setting(key, value, f"sweep setting {key}=")
@@ -921,15 +912,11 @@ def show(where: str | Path, root: str | Path = "sweeps") -> str:
 
 # -- the CLI -----------------------------------------------------------------------------------------
 
-USAGE = """usage:
-  puffer-train sweep <env> [--trials N] [--workers N] [--cost steps|seconds] [--repeats K] [--target X]
-                           [--trial-timeout S] [--seed S] [--name NAME] [--dir ROOT] [--resume]
-                           [--ray [auto | HOST:PORT | ray://HOST:PORT]]
-                           [--sweep-config FILE.toml] [--config FILE.toml]
-                           [--sweep.<section>.<option> '{ distribution = "...", ... }'] [--<section>.<option> VALUE]
-  puffer-train sweep show <sweep folder | study.db | name> [--dir ROOT]
-
-Cost-aware search (Optuna multi-objective TPE): maximize the final evaluation score, minimize the cost.
+USAGE = """puffer-train sweep <env> [--trials N, and the other settings] [--name NAME] [--dir ROOT] [--resume]
+                          [--ray [auto | HOST:PORT | ray://HOST:PORT]] [--sweep-config FILE.toml] [--config FILE.toml]
+                          [--sweep.<section>.<option> '{ distribution = "...", ... }'] [--<section>.<option> VALUE]
+       puffer-train sweep show <sweep folder | study.db | name> [--dir ROOT]"""
+DESCRIPTION = """Cost-aware search (Optuna multi-objective TPE): maximize the final evaluation score, minimize the cost.
 The space is the env's TOML [sweep] section < --sweep-config < --sweep.* flags; a --<section>.<option>
 flag fixes that option (it leaves the space). Results go to ROOT/NAME (default sweeps/<env>): study.db,
 trials/ (run dirs with TensorBoard events), best.toml (for `puffer-train <env> --config`), pareto.png,
@@ -937,80 +924,64 @@ curves.png. --resume continues a stopped sweep, or joins one running from anothe
 --ray runs the trials as Ray tasks (1 CPU each) on a Ray cluster (address, or a local Ray when none is
 given); this process alone keeps the study database."""
 
-FLAG_SETTINGS = {"--trials": "trials", "--workers": "workers", "--cost": "cost", "--repeats": "repeats",
-                 "--repeat-points": "repeat_points", "--trial-timeout": "trial_timeout", "--target": "target",
-                 "--seed": "seed", "--heartbeat": "heartbeat"}
-FLAG_OTHER = {"--name", "--dir", "--sweep-config", "--config"}
+
+def parser(env: str | None, argv: list[str]) -> Parser:
+    p = Parser("puffer-train sweep", USAGE, DESCRIPTION)
+    p.add_argument("words", nargs="*", help=argparse.SUPPRESS)
+    p.add_argument("--name", help="the sweep's folder name under ROOT (default: the env's name)")
+    p.add_argument("--dir", default="sweeps", metavar="ROOT", help="folder of sweeps (default 'sweeps')")
+    p.add_argument("--resume", action="store_true", help="continue the sweep in ROOT/NAME, or join it")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run the trials as Ray tasks: auto, HOST:PORT, ray://HOST:PORT (none: a local Ray)")
+    p.add_argument("--sweep-config", metavar="FILE.toml", help="a [sweep] section replacing the env's, per option")
+    p.add_argument("--config", metavar="FILE.toml", help="TOML file of fixed config values")
+    group = p.add_argument_group("[sweep] settings")
+    for f in fields(Settings):
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=argparse.SUPPRESS,
+                           metavar=SETTING_TYPES[f.name].__name__.upper(),
+                           type=lambda text, kind=SETTING_TYPES[f.name]: parse_value(text, kind),
+                           help=f"{f.metadata['doc']} (default {f.default!r})")
+    group = p.add_argument_group("[sweep.<section>]", "--sweep.<section>.<option> '{ distribution = ... }' "
+                                                      "replaces that option's distribution")
+    p.add_free_options(group, cfg.SWEEP_SECTION, argv)
+    cfg.add_flags(p, env, argv)
+    return p
+
+
+def words_of(args) -> list[str]:
+    """The positional words; `--ray pong` (with no address) leaves the env's name to them."""
+    if args.ray not in (None, "", "auto", "local") and ":" not in args.ray:
+        args.words.insert(0, args.ray)
+        args.ray = ""
+    return args.words
 
 
 def cli(argv: list[str]) -> int:
     """`puffer-train sweep ...` (dispatched from puffer_train.cli)."""
-    words, values, sweep_flags, config_flags, resume, ray = [], {}, [], [], False, None
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg in ("-h", "--help"):
-            print(USAGE)
-            return 0
-        if not arg.startswith("--"):
-            words.append(arg)
-            continue
-        flag, eq, value = arg.partition("=")
-        if flag == "--resume":
-            resume = True
-            continue
-        if flag == "--ray":  # an optional address: "auto", host:port or ray://... (never the env's name)
-            ray = value if eq else ""
-            if not eq and i < len(argv) and (argv[i] == "auto" or ":" in argv[i]):
-                ray, i = argv[i], i + 1
-            continue
-        if not eq:
-            value = None
-            if i < len(argv) and not argv[i].startswith("--"):
-                value, i = argv[i], i + 1
-        if flag in FLAG_SETTINGS or flag in FLAG_OTHER:
-            if value is None:
-                raise ConfigError(f"{flag} needs a value; see puffer-train sweep --help")
-            values[flag] = value
-        elif flag.startswith("--sweep."):
-            if value is None:
-                raise ConfigError(f"{flag} needs a value, e.g. {flag} '{{ distribution = \"uniform\", min = 0, "
-                                  "max = 1 }'")
-            sweep_flags.append((flag, value))
-        elif "." in flag:
-            config_flags.append((flag, value))
-        else:
-            close = difflib.get_close_matches(flag, [*FLAG_SETTINGS, *FLAG_OTHER, "--resume"], n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]}?" if close else ""
-            raise ConfigError(f"unknown option {flag}.{hint} See puffer-train sweep --help.")
-    root = values.get("--dir", "sweeps")
+    words = words_of(parser(None, argv).parse_known_args(argv)[0])  # the env types its --env flags
+    p = parser(words[0] if len(words) == 1 else None, argv)
+    args, flags = p.parse(argv)
+    words = words_of(args)
     if words[:1] == ["show"]:
         if len(words) != 2:
             raise ConfigError("usage: puffer-train sweep show <sweep folder | study.db | name>")
-        print(show(words[1], root))
+        print(show(words[1], args.dir))
         return 0
     if len(words) != 1:
-        print(USAGE)
+        p.print_help()
         return 2
-    table_layer: dict = {}
-    for flag, text in sweep_flags:
-        parts = flag[len("--sweep."):].replace("-", "_").split(".")
-        value = cfg.parse_value(text)
-        target = table_layer
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    settings = {}
-    for flag, key in FLAG_SETTINGS.items():
-        if flag in values:
-            text = values[flag]
-            settings[key] = text if SETTING_TYPES[key] == "str" else cfg.parse_value(text)
-    fixed = cfg.flags_to_layer(config_flags) if config_flags else None
-    if resume and (sweep_flags or fixed or "--config" in values or "--sweep-config" in values):
+    space: dict = {}
+    for key, value in flags.pop(cfg.SWEEP_SECTION, {}).items():  # "train.learning_rate" -> nested tables
+        *tables, option = key.split(".")
+        target = space
+        for table in tables:
+            target = target.setdefault(table, {})
+        target[option] = value
+    settings = {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
+    if args.resume and (space or flags or args.config or args.sweep_config):
         raise ConfigError("--resume continues the stored search space and config; only --trials, --workers, "
                           "--repeats and the other settings flags may change")
-    result = sweep(words[0], name=values.get("--name"), root=root, resume=resume, config=values.get("--config"),
-                   sweep_config=values.get("--sweep-config"), space=table_layer or None, fixed=fixed, ray=ray,
+    result = sweep(words[0], name=args.name, root=args.dir, resume=args.resume, config=args.config,
+                   sweep_config=args.sweep_config, space=space or None, fixed=flags or None, ray=args.ray,
                    **settings)
     return 0 if result["best"] is not None else 1
