@@ -16,8 +16,8 @@ import puffer_core
 import pytest
 from gymnasium import spaces
 from puffer_core import ActionError, ConfigError, StateError, vector
+from puffer_core.buffers import check_actions
 from puffer_core.emulation import GymnasiumPufferEnv, VectorEnvAdapter
-from puffer_core.spaces import check_actions
 from same_as_serial import assert_same_step
 from test_vector_multiprocessing import EXAMPLES, alive, shm_entries
 

@@ -54,7 +54,7 @@ def test_bad_actions_are_clear_errors(numpy_cartpole, actions, message):
 
 
 def test_nan_box_action_is_rejected():
-    from puffer_core.spaces import check_actions
+    from puffer_core.buffers import check_actions
 
     with pytest.raises(puffer_core.ActionError, match="NaN"):
         check_actions(np.array([[0.0], [np.nan]], np.float32), spaces.Box(-1, 1, (1,)), 2)

@@ -44,7 +44,7 @@ from .env import PufferEnv
 from .errors import ConfigError, SpaceError, StateError
 from .logs import LogAccumulator
 
-# Integer buffer dtypes from narrowest to widest (puffer_core.spaces.OBS_DTYPES).
+# Integer buffer dtypes from narrowest to widest (puffer_core.buffers.OBS_DTYPES).
 INT_DTYPES = (np.uint8, np.int8, np.int16, np.int32)
 LEAF_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 DISCRETE_LEAVES = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)

@@ -7,8 +7,8 @@ from gymnasium import spaces
 
 from . import buffers as buf
 from . import logs, validate
+from .buffers import check_actions
 from .errors import ConfigError
-from .spaces import check_actions
 
 RENDER_MODES = (None, "human", "rgb_array")
 

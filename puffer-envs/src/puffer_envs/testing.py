@@ -73,10 +73,10 @@ def random_actions(space, num_agents: int, rng: np.random.Generator) -> np.ndarr
 
 def garbage_actions(space, num_agents: int, step: int) -> np.ndarray:
     """Out-of-range action values (what a buggy policy might write straight into the buffer)."""
-    from puffer_core import spaces as sp
+    from puffer_core import buffers as buf
 
-    shape = (num_agents, *sp.action_shape(space))
-    if sp.action_dtype(space).kind == "i":
+    shape = (num_agents, *buf.action_shape(space))
+    if buf.action_dtype(space).kind == "i":
         values = np.array([np.iinfo(np.int32).min, -1, 255, 1 << 16, np.iinfo(np.int32).max], np.int32)
     else:
         values = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30], np.float32)
@@ -381,7 +381,7 @@ def check_bad_kwargs(make, kwargs, env=None) -> None:
 def check_bad_actions(make, kwargs) -> None:
     """Wrong dtype, wrong shape and out-of-range actions raise ActionError and leave the buffers alone."""
     from gymnasium import spaces
-    from puffer_core import spaces as sp
+    from puffer_core import buffers as buf
     from puffer_core.errors import ActionError
 
     env = _make(make, kwargs)
@@ -394,7 +394,7 @@ def check_bad_actions(make, kwargs) -> None:
             cases["wrong dtype (int for Box)"] = np.zeros(good.shape, np.int32)
             cases["NaN"] = np.full(good.shape, np.nan, np.float32)
         else:
-            low, high = sp.action_bounds(space)
+            low, high = buf.action_bounds(space)
             cases["wrong dtype (float for integer actions)"] = good.astype(np.float32)
             cases["out of range (too high)"] = np.broadcast_to(high + 1, good.shape).astype(np.int64)
             cases["out of range (too low)"] = np.broadcast_to(low - 1, good.shape).astype(np.int64)

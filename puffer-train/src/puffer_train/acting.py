@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import puffer_core
 import torch
-from puffer_core import spaces as sp
+from puffer_core import buffers as buf
 from puffer_core.errors import ConfigError
 
 from . import config as cfg
@@ -47,7 +47,7 @@ def make_vec(spec, config: cfg.Config, seed: int, env_overrides: dict | None = N
 def action_converter(space) -> Callable[[np.ndarray], np.ndarray]:
     """How the policy's sampled actions (a host array) become the env's: Box samples clipped into the
     space (the Gaussian is unbounded), integer actions shifted by the space's `start` (heads count from 0)."""
-    if sp.action_bounds(space) is None:
+    if buf.action_bounds(space) is None:
         low, high = np.broadcast_to(space.low, space.shape), np.broadcast_to(space.high, space.shape)
         return lambda actions: np.clip(actions, low, high)
     start = np.asarray(getattr(space, "start", 0))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import puffer_core
 import torch
-from puffer_core import spaces as sp
+from puffer_core import buffers as buf
 from puffer_core.errors import ConfigError
 
 from . import checkpoint as ckpt
@@ -43,10 +43,10 @@ class Player:
     def act(self, observations: np.ndarray, starts: np.ndarray) -> np.ndarray:
         n = len(self.rows)
         if self.agent is None:
-            low, high = sp.action_bounds(self.space) or (None, None)
+            low, high = buf.action_bounds(self.space) or (None, None)
             if low is None:
                 return self.rng.uniform(self.space.low, self.space.high, (n, *self.space.shape)).astype(np.float32)
-            return self.rng.integers(low, high + 1, (n, *sp.action_shape(self.space))).astype(np.int32)
+            return self.rng.integers(low, high + 1, (n, *buf.action_shape(self.space))).astype(np.int32)
         obs = torch.from_numpy(observations[self.rows]).to(self.device)
         if self.state is not None:
             keep = torch.from_numpy(1.0 - starts[self.rows].astype(np.float32)).to(self.device).unsqueeze(1)

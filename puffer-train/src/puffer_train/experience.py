@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from puffer_core import spaces as sp
+from puffer_core import buffers as buf
 
 
 def torch_dtype(np_dtype) -> torch.dtype:
@@ -38,11 +38,11 @@ class Experience:
                  device: torch.device, lstm_size: int | None = None):
         S, T = segments, horizon
         self.segments, self.horizon, self.device = S, T, device
-        obs_shape = sp.observation_shape(observation_space)
-        self.obs = torch.zeros((S, T, *obs_shape), dtype=torch_dtype(sp.observation_dtype(observation_space)),
+        obs_shape = buf.observation_shape(observation_space)
+        self.obs = torch.zeros((S, T, *obs_shape), dtype=torch_dtype(buf.observation_dtype(observation_space)),
                                device=device)
-        self.continuous = sp.action_bounds(action_space) is None
-        self.actions = torch.zeros((S, T, *sp.action_shape(action_space)),
+        self.continuous = buf.action_bounds(action_space) is None
+        self.actions = torch.zeros((S, T, *buf.action_shape(action_space)),
                                    dtype=torch.float32 if self.continuous else torch.int64, device=device)
         self.logprobs = torch.zeros((S, T), device=device)
         self.values = torch.zeros((S, T), device=device)

@@ -20,9 +20,9 @@ import numpy as np
 
 from .. import buffers as buf
 from .. import validate
+from ..buffers import check_actions
 from ..env import PufferEnv
 from ..errors import ConfigError, PufferError, StateError, WorkerError
-from ..spaces import check_actions
 from .serial import probe
 
 # Commands, one byte each: the multiprocessing backend writes them to its pipes as is.
