@@ -125,14 +125,7 @@ class Pool(PufferEnv):
         if spin is not None and not (isinstance(spin, (int, float)) and not isinstance(spin, bool) and 0 <= spin <= 1):
             raise ConfigError(f"spin must be seconds between 0 and 1 (or None for automatic), got {spin!r}")
 
-        first = probe(creator, env_kwargs)
-        self.single_observation_space = first.single_observation_space
-        self.single_action_space = first.single_action_space
-        self.agents_per_env = first.num_agents
-        self.log_fields = first.log_fields
-        self.env_releases_gil = first.releases_gil
-        self.render_mode = first.render_mode
-        first.close()
+        self.env_releases_gil = probe(self, creator, env_kwargs)
 
         self.num_envs = num_envs
         self.seeds_per_reset = num_envs

@@ -8,9 +8,19 @@ from .. import buffers as buf
 from ..env import PufferEnv
 
 
-def probe(creator, kwargs) -> PufferEnv:
-    """One throwaway env, made to learn the spaces, agents per env and Log fields before allocating."""
-    return creator(**kwargs)
+def probe(vec: PufferEnv, creator, kwargs) -> bool:
+    """Make one throwaway env to learn what `vec` needs before it allocates buffers (spaces, agents per
+    env, Log fields, render mode) and set those on `vec`; returns whether the env's step releases the GIL."""
+    first = creator(**kwargs)
+    try:
+        vec.single_observation_space = first.single_observation_space
+        vec.single_action_space = first.single_action_space
+        vec.agents_per_env = first.num_agents
+        vec.log_fields = first.log_fields
+        vec.render_mode = first.render_mode
+        return first.releases_gil
+    finally:
+        first.close()
 
 
 class Serial(PufferEnv):
@@ -18,13 +28,7 @@ class Serial(PufferEnv):
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, seed: int | None = None,
                  final_observations: bool = False):
-        first = probe(creator, env_kwargs)
-        self.single_observation_space = first.single_observation_space
-        self.single_action_space = first.single_action_space
-        self.agents_per_env = first.num_agents
-        self.log_fields = first.log_fields
-        self.releases_gil = first.releases_gil
-        first.close()
+        self.releases_gil = probe(self, creator, env_kwargs)
         self.num_envs = num_envs
         self.seeds_per_reset = num_envs
         self.num_agents = num_envs * self.agents_per_env
