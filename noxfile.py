@@ -16,7 +16,7 @@ PYTHON = "3.11"
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
 
 CORE = ["./puffer-core[pettingzoo,ray,sb3]"]
-ENVS = ["./puffer-envs[render,template]"]
+ENVS = ["./puffer-envs[render]"]
 TRAIN = ["./puffer-train"]
 
 

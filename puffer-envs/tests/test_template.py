@@ -7,8 +7,6 @@ import pytest
 from puffer_core.errors import ConfigError
 from puffer_envs import template
 
-pytest.importorskip("cookiecutter")
-
 
 def pip(*args):
     return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=300)
@@ -20,8 +18,9 @@ def test_new_plugin_installs_passes_its_tests_and_is_listed(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     plugin = tmp_path / "puffer-envs-mygame"
-    for part in ("pyproject.toml", "README.md", "src/puffer_envs_mygame/mygame.h", "src/puffer_envs_mygame/plugin.py",
-                 "src/puffer_envs_mygame/config.toml", "src/puffer_envs_mygame/render.py", "tests/test_mygame.py"):
+    for part in ("pyproject.toml", "setup.py", "README.md", "src/puffer_envs_mygame/mygame.h",
+                 "src/puffer_envs_mygame/__init__.py", "src/puffer_envs_mygame/config.toml",
+                 "src/puffer_envs_mygame/render.py", "tests/test_mygame.py"):
         assert (plugin / part).is_file(), part
     assert "{{" not in (plugin / "src/puffer_envs_mygame/mygame.h").read_text()
     installed = pip("install", "--no-deps", "--no-build-isolation", "-q", str(plugin))

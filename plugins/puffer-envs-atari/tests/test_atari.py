@@ -210,7 +210,7 @@ def test_multiprocessing_backend_matches_single_games():
 
 def test_training_config_parses():
     config = puffer_core.get_spec("atari:pong").training_config()
-    assert config["env"]["frameskip"] == 4 and config["policy"]["recurrent"] is True
+    assert config["env"]["life_loss_terminal"] is True and config["policy"]["recurrent"] is True
     env = puffer_core.make("atari:pong", **config["env"])
     assert env.num_agents == config["env"]["num_envs"]
     env.close()

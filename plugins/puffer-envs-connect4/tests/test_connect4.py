@@ -313,23 +313,6 @@ class TestConnect4SelfPlayConformance(Conformance):
     soak_steps = 100_000
 
 
-def test_policy_reads_the_planes_as_0_1_floats():
-    torch = pytest.importorskip("torch")
-    from puffer_envs_connect4.policy import Policy
-
-    env = make(agent_side=2)
-    policy = Policy(env.single_observation_space, env.single_action_space, hidden_size=32)
-    obs = torch.from_numpy(env.observations.copy())
-    hidden = policy.encode_observations(obs)
-    logits, value = policy.decode_actions(hidden)
-    assert hidden.shape == (1, 32) and logits.shape == (1, 7) and value.shape == (1, 1)
-    seen = []
-    policy.encoder[1].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
-    policy.encode_observations(obs)
-    assert torch.equal(seen[0], obs.reshape(1, -1).float())  # 0/1 as they are, not scaled by 1/255
-    assert seen[0].max() == 1.0
-
-
 SENTINEL = 9  # observations are 0/1: a final-observations row still holding 9 was not written
 
 

@@ -106,7 +106,7 @@ def test_dict_env_flattens_through_emulation():
 def test_ships_a_training_config(name):
     spec = puffer_core.get_spec(name)
     config = spec.training_config()
-    assert {"env", "train", "policy"} <= set(config)
+    assert {"train", "policy"} <= set(config)
     assert config["policy"].get("recurrent", False) == (name == "sanity-memory")
 
 

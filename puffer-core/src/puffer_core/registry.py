@@ -1,30 +1,41 @@
-"""Plugin registry: pluggy hooks discovered through the `puffer` entry-point group.
+"""Plugin registry: the envs that installed distributions declare in the `puffer` entry-point group.
 
-A plugin distribution declares
+A plugin with one env points its entry point at the env class, and writes nothing else for Puffer:
 
     [project.entry-points.puffer]
-    pong = "puffer_envs_pong.plugin"
+    pong = "puffer_envs_pong:Pong"
 
-and that module implements the hook:
+The registry derives the EnvSpec from the class and its package (EnvSpec.of): the name is the entry
+point's; the training config is `config.toml` in the class's package; the description is the first
+line of the class docstring; the optional class attributes `policy` ("module:Class", imported by the
+trainer only), `team_size` and `outcome_field` (competitive envs, for Elo) are copied; the version is
+the distribution's. `make(name)` is the class with its own defaults, so one env object as the class
+makes it (num_envs=1 for the C envs); the training size lives in config.toml's [env].
+
+A plugin with several envs points its entry point at a module that implements the pluggy hook:
 
     from puffer_core import EnvSpec, hookimpl
 
     @hookimpl
     def puffer_envs():
-        return [EnvSpec(name="pong", make="puffer_envs_pong:Pong", description="...")]
+        return [EnvSpec.of(Connect4, "connect4"), EnvSpec.of(Connect4, "connect4-selfplay", ...)]
 
-Each plugin is loaded and called on its own, so one broken plugin never hides the others; its
-error is reported when someone asks for a name it may have provided.
+Every plugin is loaded and its hook called on its own (a subset hook caller of the PluginManager), so
+one broken plugin never hides the others; its error is reported when someone asks for a name it may
+have provided.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import inspect
+import sys
 import tomllib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from importlib.resources import files
 from typing import Any
 
 import pluggy
@@ -33,6 +44,7 @@ from .errors import ConfigError, EnvNotFoundError, PluginError, did_you_mean
 
 PROJECT = "puffer"
 ENTRY_POINT_GROUP = "puffer"
+HOOK = "puffer_envs"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
@@ -45,10 +57,12 @@ class HookSpecs:
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """What a plugin tells Puffer about one environment."""
+    """What Puffer knows about one environment name."""
 
     name: str
     make: Callable[..., Any] | str  # env class or factory, or "module:attr" imported on first use
+    # Kwargs that make this name this env (atari:<game>'s game, connect4-selfplay's two_player), over
+    # the class's defaults. Not a place for env defaults (the class) or training sizes (config.toml).
     default_kwargs: dict = field(default_factory=dict)
     config: str = ""  # default training config, TOML text
     policy: str | None = None  # "module:Class", imported by the trainer only
@@ -60,6 +74,15 @@ class EnvSpec:
     team_size: int = 0
     outcome_field: str | None = None
 
+    @classmethod
+    def of(cls, env_class: Callable[..., Any], name: str, **fields) -> EnvSpec:
+        """The spec an env class implies (see the module docstring); `fields` override any part."""
+        doc = (env_class.__doc__ or "").strip()  # the class's own docstring: __doc__ is not inherited
+        derived = {"make": env_class, "config": default_config(env_class), "description": doc.partition("\n")[0],
+                   "policy": getattr(env_class, "policy", None), "team_size": getattr(env_class, "team_size", 0),
+                   "outcome_field": getattr(env_class, "outcome_field", None)}
+        return cls(name=name, **{**derived, **fields})
+
     def factory(self) -> Callable[..., Any]:
         return load_object(self.make) if isinstance(self.make, str) else self.make
 
@@ -69,6 +92,16 @@ class EnvSpec:
         except tomllib.TOMLDecodeError as e:
             raise PluginError(f"env {self.name!r} from {self.distribution or 'an unknown distribution'} "
                               f"ships an invalid training TOML: {e}") from e
+
+
+def default_config(env_class) -> str:
+    """The text of `config.toml` in the package of `env_class`'s module ("" when it has none)."""
+    module = sys.modules.get(env_class.__module__)
+    package = module.__spec__.parent if module is not None and module.__spec__ is not None else ""
+    if not package:
+        return ""
+    path = files(package).joinpath("config.toml")
+    return path.read_text() if path.is_file() else ""
 
 
 def load_object(path: str):
@@ -95,24 +128,32 @@ class Registry:
             dist = ep.dist.name if ep.dist else ep.value
             version = ep.dist.version if ep.dist else ""
             try:
-                module = ep.load()
-                self.manager.register(module, name=f"{dist}:{ep.name}")
-                specs = self._call(module)
+                specs = self._specs_of(ep)
             except Exception as e:
                 self.broken[dist] = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}"
                 continue
             for spec in specs:
                 self.add(replace(spec, distribution=dist, version=spec.version or version))
 
-    @staticmethod
-    def _call(module) -> list[EnvSpec]:
-        impl = getattr(module, "puffer_envs", None)
-        if impl is None:
-            raise PluginError(f"module {module.__name__} implements no puffer_envs() hook")
-        specs = list(impl() or [])
+    def _specs_of(self, ep: md.EntryPoint) -> list[EnvSpec]:
+        target = ep.load()
+        if not inspect.ismodule(target):
+            if not callable(target):
+                raise PluginError(f"entry point {ep.name} = {ep.value!r} names {target!r}, which is neither an env "
+                                  "class nor a module with the puffer_envs() hook")
+            return [EnvSpec.of(target, ep.name)]
+        if self.manager.is_registered(target):  # a second entry point naming the same module
+            return []
+        self.manager.register(target, name=ep.value)
+        if not any(caller.name == HOOK for caller in self.manager.get_hookcallers(target) or []):
+            raise PluginError(f"entry point {ep.name} = {ep.value!r} names a module with no @puffer_core.hookimpl "
+                              f"{HOOK}() function; point it at the env class ('module:Class') or add the hook")
+        others = [plugin for plugin in self.manager.get_plugins() if plugin is not target]
+        specs = [spec for result in self.manager.subset_hook_caller(HOOK, remove_plugins=others)()
+                 for spec in result or []]
         for spec in specs:
             if not isinstance(spec, EnvSpec):
-                raise PluginError(f"puffer_envs() in {module.__name__} returned {spec!r}, not an EnvSpec")
+                raise PluginError(f"{HOOK}() in {target.__name__} returned {spec!r}, not an EnvSpec")
         return specs
 
     def add(self, spec: EnvSpec) -> None:
@@ -197,7 +238,8 @@ def _gym_spec(name: str) -> EnvSpec:
 
 
 def make(name: str, **kwargs):
-    """Make the env registered as `name` (or `gym:<id>`), with kwargs over the plugin's defaults."""
+    """Make the env registered as `name` (or `gym:<id>`): its class with the class's defaults, the name's
+    default_kwargs (if any) and then `kwargs` over them."""
     spec = get_spec(name)
     return spec.factory()(**{**spec.default_kwargs, **kwargs})
 

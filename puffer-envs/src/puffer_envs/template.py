@@ -2,7 +2,8 @@
 
 The package it makes is a small but real game (walk to the target on a grid) in C, with the
 Python class, entry point, renderer, training TOML and tests (the conformance kit plus the game's
-rules). It installs with no build step and passes its tests as generated.
+rules): exactly the files an env author writes (README.md in the template lists them with their
+jobs). It installs with no build step and passes its tests as generated.
 
 User strings are data, never template code: cookiecutter renders every public context value as a
 Jinja template, so the description reaches the template only through private (`_`-prefixed)
@@ -20,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from puffer_core.errors import ConfigError, PufferError
+from puffer_core.errors import ConfigError
 
 TEMPLATE_DIR = Path(__file__).parent / "template"
 NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -115,10 +116,8 @@ def create(name: str, output: str | Path = ".", description: str | None = None) 
     target = output / f"puffer-envs-{name}"
     if target.exists():
         raise ConfigError(f"{target} already exists: pick another name or output folder (-o DIR)")
-    try:
-        from cookiecutter.main import cookiecutter
-    except ImportError as e:
-        raise PufferError("puffer-envs new needs cookiecutter: pip install cookiecutter") from e
+    from cookiecutter.main import cookiecutter  # imported here: it is slow to import and only `new` needs it
+
     output.mkdir(parents=True, exist_ok=True)
     # cookiecutter's replay file and template cache go to a temporary folder, not the user's home.
     with tempfile.TemporaryDirectory(prefix="puffer-new-") as scratch:

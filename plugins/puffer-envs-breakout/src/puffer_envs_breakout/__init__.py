@@ -10,10 +10,11 @@ __all__ = ["Breakout"]
 
 
 class Breakout(CEnv):
-    """18 x 6 bricks scoring 1,1,4,4,7,7 by row, 5 lives, speed-ups and paddle shrink as on the Atari.
+    """Atari-style Breakout: 18x6 bricks, 5 lives, speed-ups and paddle shrink; Discrete(3) or continuous paddle.
 
-    kwargs: frameskip (game ticks per step), continuous (1: Box(-1, 1, (1,)) paddle velocity instead
-    of Discrete(3) noop/left/right), max_steps (truncation; 0 = never).
+    The bricks score 1,1,4,4,7,7 by row, as on the Atari. kwargs: frameskip (game ticks per step),
+    continuous (1: Box(-1, 1, (1,)) paddle velocity instead of Discrete(3) noop/left/right), max_steps
+    (truncation; 0 = never).
     """
 
     header = "breakout.h"

@@ -11,6 +11,8 @@ THETA_THRESHOLD = 12 * 2 * math.pi / 360
 
 
 class CartPole(CEnv):
+    """CartPole-v1 in C (Gymnasium's exact dynamics); continuous=1 for a Box action."""
+
     header = "cartpole.h"
     struct = "CartPole"
     config = {"continuous": 0, "max_steps": 500}

@@ -11,7 +11,9 @@ __all__ = ["Connect4"]
 
 
 class Connect4(CEnv):
-    """6 x 7 Connect Four. The agent plays a scripted opponent (`opponent`: 0 random, 1 win/block,
+    """Connect Four vs a scripted opponent (0 random, 1 win/block, N negamax depth N).
+
+    6 x 7 Connect Four. The agent plays a scripted opponent (`opponent`: 0 random, 1 win/block,
     N >= 2 negamax depth N), or with `two_player=1` both sides are agents (rows 0 and 1 of each env;
     `masks` marks the side to move). `agent_side`: 0 random starter, 1 agent (row 0) first,
     2 agent second, 3 alternate. An illegal move (full column) loses the game at once (reward -1)
@@ -25,7 +27,7 @@ class Connect4(CEnv):
     keymap = {"ONE": 0, "TWO": 1, "THREE": 2, "FOUR": 3, "FIVE": 4, "SIX": 5, "SEVEN": 6}
 
     @classmethod
-    def make_spaces(cls, config):
+    def check_config(cls, config):
         if not 0 <= config["opponent"] <= 9:
             raise ConfigError(f"connect4 opponent must be 0 (random), 1 (win/block) or a negamax depth 2..9, "
                               f"got {config['opponent']}")
@@ -34,6 +36,9 @@ class Connect4(CEnv):
                               f"got {config['agent_side']}")
         if config["two_player"] not in (0, 1):
             raise ConfigError(f"connect4 two_player must be 0 or 1, got {config['two_player']}")
+
+    @classmethod
+    def make_spaces(cls, config):
         return spaces.Box(0, 1, (2, 6, 7), np.uint8), spaces.Discrete(7)
 
     @classmethod

@@ -27,7 +27,9 @@ def map_text() -> str:
 
 
 class Moba(CEnv):
-    """5v5 MOBA. Self-play (default): 10 agents per game, rows 0-4 Radiant and 5-9 Dire, one policy
+    """5v5 DOTA-style MOBA: lanes, towers, creeps, jungle, 5 hero roles with skills (self-play).
+
+    Self-play (default): 10 agents per game, rows 0-4 Radiant and 5-9 Dire, one policy
     for both. `script_opponents=1`: 5 agents (Radiant) against 5 scripted Dire heroes.
 
     Observation (uint8, 510): an 11x11 crop around the hero, channels-first: entity type (0 floor,
@@ -56,6 +58,9 @@ class Moba(CEnv):
         "reward_win": 5.0,  # +/- to every hero when an ancient falls
     }
     renderer = "puffer_envs_moba.render:MobaRenderer"
+    policy = "puffer_envs_moba.policy:Policy"
+    team_size = 5  # for Elo: agents per team, and the Log field with the first team's outcome
+    outcome_field = "radiant_win"
 
     @classmethod
     def make_spaces(cls, config):

@@ -6,26 +6,20 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from puffer_train.policy import layer_init
 from torch import nn
 
-CROP = 11
-ENTITY_TYPES = 11
+from . import CROP, ENTITY_TYPES, OBS_SIZE, SELF_FEATURES
+
 SCALED_CHANNELS = 3  # health fraction, side, terrain class
-SELF_FEATURES = 26
-
-
-def layer_init(layer: nn.Module, std: float = np.sqrt(2), bias: float = 0.0) -> nn.Module:
-    nn.init.orthogonal_(layer.weight, std)
-    nn.init.constant_(layer.bias, bias)
-    return layer
 
 
 class Policy(nn.Module):
     def __init__(self, observation_space, action_space, hidden_size: int = 128, cnn_channels: int = 32, **kwargs):
         super().__init__()
         size = int(np.prod(observation_space.shape))
-        if size != CROP * CROP * 4 + SELF_FEATURES:
-            raise ValueError(f"the MOBA policy expects 510-byte observations, got shape {observation_space.shape}")
+        if size != OBS_SIZE:
+            raise ValueError(f"the MOBA policy expects {OBS_SIZE}-byte observations, got {observation_space.shape}")
         self.hidden_size = hidden_size
         self.nvec = [int(n) for n in action_space.nvec]
         half = hidden_size // 2
@@ -56,6 +50,3 @@ class Policy(nn.Module):
     def decode_actions(self, hidden: torch.Tensor):
         logits = list(torch.split(self.actor(hidden), self.nvec, dim=1))
         return logits, self.value(hidden)
-
-    def forward(self, observations: torch.Tensor):
-        return self.decode_actions(self.encode_observations(observations))

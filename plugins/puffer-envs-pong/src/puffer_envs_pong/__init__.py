@@ -6,12 +6,12 @@ from puffer_envs import CEnv
 
 
 class Pong(CEnv):
-    """Pong against a scripted opponent whose paddle follows the ball at a limited speed.
+    """Pong against a scripted opponent that tracks the ball (8 floats, 3 actions).
 
-    Observations: 8 floats (own paddle y, opponent paddle y, ball x, ball y, ball vx, ball vy in
-    [-1, 1]; own score and opponent score as fractions of max_score). Actions: Discrete(3) = noop,
-    up, down. Reward +1 per point won, -1 per point lost; terminal when a side reaches max_score,
-    truncated after max_steps agent steps.
+    The opponent's paddle follows the ball at a limited speed. Observations: 8 floats (own paddle y,
+    opponent paddle y, ball x, ball y, ball vx, ball vy in [-1, 1]; own score and opponent score as
+    fractions of max_score). Actions: Discrete(3) = noop, up, down. Reward +1 per point won, -1 per
+    point lost; terminal when a side reaches max_score, truncated after max_steps agent steps.
     """
 
     header = "pong.h"

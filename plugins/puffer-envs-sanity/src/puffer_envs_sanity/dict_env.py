@@ -3,7 +3,7 @@
 The observation {"cue": Discrete(cues), "noise": Box(3)} is flattened by the emulation layer into one
 float32 row; the action must name the cue (one step, reward 1). It tests that structured spaces reach
 the trainer intact, and that a plugin's own policy (policy.py, which unflattens the row and one-hots
-the cue) is picked up from EnvSpec.policy.
+the cue) is picked up from the class's `policy` attribute.
 """
 
 from __future__ import annotations
@@ -44,9 +44,12 @@ class DictCueGym(gymnasium.Env):
 
 
 class DictCue(Rendered, GymnasiumPufferEnv):
-    """DictCueGym through emulation, logging `score` (= return: the optimum is 1.0) like the other sanity envs."""
+    """A Gymnasium env with a Dict observation, through emulation, with its own policy.
+
+    DictCueGym through emulation, logging `score` (= return: the optimum is 1.0) like the other sanity envs."""
 
     log_fields = ("score", "episode_return", "episode_length", "n")
+    policy = "puffer_envs_sanity.policy:DictPolicy"
     renderer = "puffer_envs_sanity.render:DictRenderer"
 
     def __init__(self, cues: int = 4, render_mode=None, buffers=None, **unknown):

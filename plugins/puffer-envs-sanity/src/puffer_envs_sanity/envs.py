@@ -116,7 +116,9 @@ class SanityEnv(Rendered, puffer_core.PufferEnv):
 
 
 class Bandit(SanityEnv):
-    """One step: a one-hot cue shows which of `arms` arms pays 1. Random policy scores 1/arms."""
+    """One-step contextual bandit: pick the arm the cue shows.
+
+    One step: a one-hot cue shows which of `arms` arms pays 1. Random policy scores 1/arms."""
 
     renderer = "puffer_envs_sanity.render:BanditRenderer"
 
@@ -146,7 +148,9 @@ class Bandit(SanityEnv):
 
 
 class Memory(SanityEnv):
-    """A cue (one of `cues`) is shown at t=0, then `delay` blank steps follow; on the last of them a query
+    """Recall a cue shown at t=0 after a delay (needs an LSTM).
+
+    A cue (one of `cues`) is shown at t=0, then `delay` blank steps follow; on the last of them a query
     flag is set and the action must name the cue (reward 1). Without memory the best score is 1/cues.
 
     Observation: one-hot cue (only at t=0), then a query flag (only at t=delay).
@@ -187,7 +191,7 @@ class Memory(SanityEnv):
 
 
 class Continuous(SanityEnv):
-    """Move a point onto a target with Box actions (a displacement per step, clipped to [-1, 1]).
+    """Box actions: move a point onto a target (a displacement per step, clipped to [-1, 1]).
 
     Observation: [x, y, target_x, target_y]; both start uniform in [-0.5, 0.5]^2, so one step can reach
     the target. Each of the `steps` steps pays 1 - min(distance, 1); the optimum (reach it on the first
@@ -272,7 +276,9 @@ class CuePair(SanityEnv):
 
 
 class Coop(CuePair):
-    """Two agents per env (rows 2e and 2e+1) both see a shared cue and their role, and are both paid 1
+    """Two agents per env paid for matching actions (multi-agent rows).
+
+    Two agents per env (rows 2e and 2e+1) both see a shared cue and their role, and are both paid 1
     when their actions match. Random play scores 1/actions; agents that agree on a convention score 1."""
 
     renderer = "puffer_envs_sanity.render:CoopRenderer"
@@ -286,7 +292,9 @@ class Coop(CuePair):
 
 
 class MultiDiscreteCue(SanityEnv):
-    """One step: a cue per component of a MultiDiscrete(nvec) action (concatenated one-hots); each
+    """MultiDiscrete actions matching a cue per component.
+
+    One step: a cue per component of a MultiDiscrete(nvec) action (concatenated one-hots); each
     matched component pays 1/len(nvec)."""
 
     renderer = "puffer_envs_sanity.render:MultiDiscreteRenderer"
@@ -333,14 +341,17 @@ class MultiDiscreteCue(SanityEnv):
 
 
 class Duel(CuePair):
-    """A competitive toy for Elo: two agents per env (rows 2e, 2e+1; team_size 1) see the same cue.
-    The one that names it wins (+1, the other -1) unless both or neither do (a draw, 0 each).
+    """Two-player toy for Elo: whoever alone names the shared cue wins.
+
+    Two agents per env (rows 2e, 2e+1; team_size 1) see the same cue. The one that names it wins (+1,
+    the other -1) unless both or neither do (a draw, 0 each).
 
     Log (row 0's view): `outcome` 1 win / 0.5 draw / 0 loss, and `score` = outcome as well. A trained
     policy beats a random one (1 - 1/actions of the games) and draws the rest."""
 
     log_fields = ("score", "outcome", "episode_return", "episode_length", "n")
-
+    team_size = 1  # for Elo: agents per team, and the Log field with the first team's outcome
+    outcome_field = "outcome"
     renderer = "puffer_envs_sanity.render:DuelRenderer"
 
     def _step(self):

@@ -1,4 +1,4 @@
-"""A policy for sanity-dict (imported by puffer-train only, through EnvSpec.policy): it unflattens the
+"""A policy for sanity-dict (imported by puffer-train only, through DictCue.policy): it unflattens the
 emulated Dict row and one-hot encodes the cue instead of feeding its id as a magnitude."""
 
 from __future__ import annotations

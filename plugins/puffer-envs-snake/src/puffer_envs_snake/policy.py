@@ -1,23 +1,16 @@
 """A small CNN for Snake, used by `puffer-train snake` (imported by the trainer only).
 
 The crop holds cell codes (categories, not magnitudes), so they are one-hot encoded into one
-channel per code before the convolutions, instead of the trainer default's /255 byte scaling.
+channel per code before the convolutions.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
+from puffer_train.policy import layer_init
 from torch import nn
 
 CODES = 8  # empty, food, corpse, wall, body, head, own body, own head (snake.h)
-
-
-def layer_init(layer: nn.Module, std: float = math.sqrt(2)) -> nn.Module:
-    nn.init.orthogonal_(layer.weight, std)
-    nn.init.constant_(layer.bias, 0.0)
-    return layer
 
 
 class Policy(nn.Module):
@@ -41,6 +34,3 @@ class Policy(nn.Module):
 
     def decode_actions(self, hidden: torch.Tensor):
         return self.actor(hidden), self.value(hidden)
-
-    def forward(self, observations: torch.Tensor):
-        return self.decode_actions(self.encode_observations(observations))
