@@ -75,5 +75,3 @@ void c_step(Bugs* env) {
 }
 
 void c_close(Bugs* env) { (void)env; }
-
-PUFFER_VEC_LOOPS(Bugs)

@@ -45,5 +45,3 @@ void c_step(NanObs* env) {
 }
 
 void c_close(NanObs* env) { (void)env; }
-
-PUFFER_VEC_LOOPS(NanObs)

@@ -86,5 +86,3 @@ void c_step({{ cookiecutter.class_name }}* env) {
 }
 
 void c_close({{ cookiecutter.class_name }}* env) { (void)env; }
-
-PUFFER_VEC_LOOPS({{ cookiecutter.class_name }})
