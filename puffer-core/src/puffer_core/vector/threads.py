@@ -19,7 +19,8 @@ VM that wake-up costs tens of microseconds per step. So when every env has `_ser
 each thread serves steps of its whole group in C, spinning on a small "gate" array with the GIL
 released, and the caller publishes a step number there and waits for it in C too (puffer-envs'
 include/puffer_vec.h, "step serving"). A thread idle for longer than `spin` leaves C and blocks on
-its queue again, where the caller wakes it; every other command (reset, log, render, close) travels on the queues as before.
+its queue again, where the caller wakes it; every other command (reset, log, render, close) travels
+on the queues as before.
 An exception in a thread becomes a WorkerError with its traceback. A thread stuck in an env's step
 cannot be killed: after the timeout the backend raises and is closed, and that thread is left
 running as a daemon (its envs are not closed, since it may still be using them). Group 0's step in
