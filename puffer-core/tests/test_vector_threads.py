@@ -179,17 +179,17 @@ def test_a_gated_thread_that_hangs_times_out(envs):
     class HungServer(envs.GilFree):
         """A servable env (puffer.h's gate protocol, in Python) whose thread never finishes a step."""
 
-        def serve(self, gate, spin, others=()):
+        def _serve(self, gate, spin, others=()):
             gate[2] = 1
             while gate[0] >= 0:
                 time.sleep(0.001)  # "stepping" forever: gate[1] is never marked done
             gate[2] = 0
 
-        def open_gate(self, gate, go):
+        def _open_gate(self, gate, go):
             gate[0] = go
             return bool(gate[2])
 
-        def wait_gate(self, gate, go, spin, timeout):
+        def _wait_gate(self, gate, go, spin, timeout):
             end = time.monotonic() + timeout
             while gate[1] != go:
                 if time.monotonic() > end:

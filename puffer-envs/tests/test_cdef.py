@@ -51,11 +51,11 @@ def test_strip_comments_keeps_lines_and_ignores_comment_markers_in_strings():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("typedef struct { float n; } Log;\ntypedef struct { Log log; } Env;\n", r"does not end with PUFFER_VEC_LOOPS"),
-    ("typedef struct { float n; } Log;\ntypedef struct { Log log; } Env;\nPUFFER_VEC_LOOPS(Other)\n",
-     r"PUFFER_VEC_LOOPS\(Other\) but the env class says struct = 'Env'"),
-    ("typedef struct { float n; } Log;\nPUFFER_VEC_LOOPS(Env)\n", r"no `typedef struct \{...\} Env;`"),
-    ("typedef struct { int x; } Env;\nPUFFER_VEC_LOOPS(Env)\n", r"no `typedef struct \{...\} Log;`"),
+    ("typedef struct { float n; } Log;\ntypedef struct { Log log; } Env;\n", r"defines no `void c_step\(Env\* env\)`"),
+    ("typedef struct { float n; } Log;\ntypedef struct { Log log; } Env;\nvoid c_step(Other* env) {}\n",
+     r"c_step takes a Other\* but the env class says struct = 'Env'"),
+    ("typedef struct { float n; } Log;\nvoid c_step(Env* env) {}\n", r"no `typedef struct \{...\} Env;`"),
+    ("typedef struct { int x; } Env;\nvoid c_step(Env* env) {}\n", r"no `typedef struct \{...\} Log;`"),
 ])
 def test_convention_errors(text, message):
     with pytest.raises(HeaderError, match=message):
@@ -78,7 +78,6 @@ void c_init(Game* env) { env->slots[SLOTS - 1].hp = 5; }
 void c_reset(Game* env) { env->observations[0] = (float)env->slots[SLOTS - 1].hp; }
 void c_step(Game* env) { env->rewards[0] = 1; env->terminals[0] = 0; env->truncations[0] = 0; }
 void c_close(Game* env) { (void)env; }
-PUFFER_VEC_LOOPS(Game)
 """)
 
     class Game(CEnv):
@@ -107,7 +106,6 @@ void c_init(Game* env) { (void)env; }
 void c_reset(Game* env) { env->observations[0] = (float)(NAME[1] == (char)0xe9); }
 void c_step(Game* env) { env->rewards[0] = 1; env->terminals[0] = 0; env->truncations[0] = 0; }
 void c_close(Game* env) { (void)env; }
-PUFFER_VEC_LOOPS(Game)
 """
 
 

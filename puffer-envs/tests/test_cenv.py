@@ -134,26 +134,26 @@ def test_vector_loops_release_the_gil():
 
 
 def test_serve_steps_a_group_of_env_objects_per_generation_on_its_gate():
-    """The threads backend's GIL-free hand-off (puffer.h, "step serving"), driven by hand."""
+    """The threads backend's GIL-free hand-off (puffer_vec.h, "step serving"), driven by hand."""
     first, second = Spin(num_envs=1, limit=0), Spin(num_envs=2, limit=0)
     for env in (first, second):
         env.reset(seed=0)
         for e in env.envs:
             e.go = 1  # c_step copies go into saw_go: saw_go == 1 means the env was stepped
     gate = np.zeros(3, np.int64)
-    server = threading.Thread(target=first.serve, args=(gate, 10.0, [second]), daemon=True)
+    server = threading.Thread(target=first._serve, args=(gate, 10.0, [second]), daemon=True)
     server.start()
-    first.open_gate(gate, 1)
-    assert first.wait_gate(gate, 1, 0.001, 10.0)
+    first._open_gate(gate, 1)
+    assert first._wait_gate(gate, 1, 0.001, 10.0)
     assert [e.saw_go for env in (first, second) for e in env.envs] == [1, 1, 1]
     gate[0] = -1  # stop serving
     server.join(10)
     assert not server.is_alive() and gate[2] == 0
     with pytest.raises(TypeError, match="own class"):
-        first.serve(gate, 0.0, [Tricky(num_envs=1)])
+        first._serve(gate, 0.0, [Tricky(num_envs=1)])
     second.close()
     with pytest.raises(PufferError, match="closed"):
-        first.serve(gate, 0.0, [second])
+        first._serve(gate, 0.0, [second])
 
 
 def test_close_calls_c_close_once_and_logs_are_popped():

@@ -84,7 +84,10 @@ def static_bug(header, **attrs):
     ("actions_float.h", SpaceError, r"Env.actions is `float \*`.*buffer is int32.*declare it `int\* actions;`"),
     ("terminals_bool.h", SpaceError, r"Env.terminals is `_Bool \*`.*declare it `unsigned char\* terminals;`"),
     ("obs_size_mismatch.h", SpaceError, r"declares OBS_SIZE = 4 but the observation space .* has 3 values"),
-    ("no_vec_loops.h", HeaderError, r"does not end with PUFFER_VEC_LOOPS\(Env\)"),
+    ("no_c_step.h", HeaderError, r"defines no `void c_step\(Env\* env\)`"),
+    ("self_reset_without_member.h", HeaderError, r"defines PUFFER_SELF_RESET but has no member `float\* final_obs"),
+    ("member_without_self_reset.h", HeaderError, r"has a member `final_observations`, which only envs that define "
+                                                 r"PUFFER_SELF_RESET declare"),
     ("syntax_error.h", BuildError, r"(?s)compiling .*syntax_error.h failed.*undeclared_variable"),
 ])
 def test_convention_violations_fail_every_check_at_construction(header, error, message):

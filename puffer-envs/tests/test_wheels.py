@@ -76,7 +76,7 @@ def test_env_headers_finds_each_env_and_skips_helper_headers(tmp_path):
     package = tmp_path / "src" / "puffer_envs_two"
     package.mkdir(parents=True)
     shutil.copy(HEADERS / "spin.h", package / "spin.h")
-    (package / "types.h").write_text("/* a helper header, included by an env; PUFFER_VEC_LOOPS(Nope) */\n")
+    (package / "types.h").write_text("/* a helper header, included by an env; void c_step(Nope* env) */\n")
     found = wheel.env_headers(tmp_path / "src")
     assert [(pkg, h.name, struct) for pkg, h, struct in found] == [("puffer_envs_two", "spin.h", "Spin")]
 

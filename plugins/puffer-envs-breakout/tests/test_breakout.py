@@ -4,7 +4,7 @@
 import numpy as np
 import puffer_core
 import pytest
-from puffer_envs.testing import Conformance
+from puffer_envs.testing import Conformance, check_final_observations, check_nan_action_means_zero, factory
 
 NOOP, LEFT, RIGHT = 0, 1, 2
 COLS, ROWS = 18, 6
@@ -255,42 +255,10 @@ SENTINEL = 7.0  # outside the observation space: a row the env wrote can never s
 
 
 @pytest.mark.soak  # random play with final observations on: also run under the sanitizers
-def test_final_observations_are_the_rows_that_ended_and_their_true_end_state():
-    """Every row's first episode, stepped with final observations on (max_steps=100) and in a copy with
-    them off that is only truncated much later: same seed, same actions, so both play the same game
-    until the first ends. A truncated row's final observation must be the copy's observation of that
-    step exactly (the copy went on from the same state); a game over (last ball lost) is over in both."""
-    n = 64
-    env = puffer_core.make("breakout", num_envs=n, max_steps=100, final_observations=True)
-    copy = puffer_core.make("breakout", num_envs=n, max_steps=10_000)
-    obs, _ = env.reset(seed=5)
-    np.testing.assert_array_equal(obs, copy.reset(seed=5)[0])
-    rng = np.random.default_rng(5)
-    first = np.ones(n, bool)  # rows still in their first episode
-    truncated = terminated = 0
-    for _ in range(100):
-        previous = env.observations.copy()
-        env.final_observations[:] = SENTINEL
-        actions = rng.integers(0, 3, n).astype(np.int32)
-        _, _, terms, truncs, _ = env.step(actions)
-        copy.step(actions)
-        ended = (terms | truncs).astype(bool)
-        assert (env.final_observations[~ended] == SENTINEL).all()  # only the rows that ended are written
-        assert not (env.final_observations[ended] == SENTINEL).any()
-        for i in np.flatnonzero(ended & first):
-            final = env.final_observations[i]
-            if truncs[i]:
-                np.testing.assert_array_equal(final, copy.observations[i])
-                truncated += 1
-            else:  # the last ball fell past the paddle, far below the bricks: none was hit on the way
-                assert copy.terminals[i]
-                assert final[3] == 1.0 and final[5] > 0
-                np.testing.assert_array_equal(final[6:], previous[i, 6:])
-                terminated += 1
-            assert not np.array_equal(final, env.observations[i])  # not the next game's first observation
-        first &= ~ended
-        np.testing.assert_array_equal(env.observations[first], copy.observations[first])
-    assert not first.any() and truncated > 0 and terminated > 0
+def test_final_observations_in_random_play():
+    """Short episodes, checked against the same episodes under a later time limit (puffer_envs.testing)."""
+    check_final_observations(factory("breakout"), {"num_envs": 64, "max_steps": 100}, steps=100, seed=5,
+                             longer={"max_steps": 10_000})
 
 
 def test_final_observation_of_a_cleared_second_wall_is_the_empty_wall():
@@ -329,9 +297,9 @@ def test_final_observation_of_the_last_lost_ball():
     assert env.observations[0, 3] < 0.6  # while the env already served the next game's ball
 
 
-def test_final_observations_off_leaves_the_member_null():
-    env = make()
-    assert env.final_observations is None and env.envs[0].final_observations == env.ffi.NULL
+
+def test_a_nan_continuous_action_means_zero():
+    check_nan_action_means_zero(factory("breakout"), {"num_envs": 4, "continuous": 1})
 
 class TestBreakoutConformance(Conformance):
     env = "breakout"

@@ -8,7 +8,7 @@ import numpy as np
 import puffer_core
 import pytest
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
-from puffer_envs.testing import Conformance
+from puffer_envs.testing import Conformance, check_nan_action_means_zero, factory
 from puffer_envs_cartpole import THETA_THRESHOLD, X_THRESHOLD, CartPole
 
 N = 2000
@@ -133,6 +133,10 @@ def test_max_steps_is_range_checked():
     with pytest.raises(puffer_core.ConfigError, match="max_steps"):
         CartPole(num_envs=1, max_steps=2**40)
 
+
+
+def test_a_nan_continuous_action_means_zero():
+    check_nan_action_means_zero(factory("cartpole"), {"num_envs": 4, "continuous": 1})
 
 class TestCartPoleConformance(Conformance):
     env = "cartpole"

@@ -6,7 +6,7 @@ import numpy as np
 import puffer_core
 import pytest
 from puffer_core.errors import ConfigError
-from puffer_envs.testing import Conformance
+from puffer_envs.testing import Conformance, check_final_observations, factory
 
 ROWS, COLS = 6, 7
 
@@ -371,28 +371,6 @@ def test_self_play_final_observations_are_each_sides_view_and_written_only_at_ga
     np.testing.assert_array_equal(env.final_observations[1], planes(board, viewer=1))
 
 
-def test_final_observations_are_written_only_at_game_ends_and_change_nothing_else():
+def test_final_observations_in_random_play():
     kwargs = {"num_envs": 8, "opponent": 1, "agent_side": 0}
-    on = puffer_core.make("connect4", final_observations=True, **kwargs)
-    off = puffer_core.make("connect4", **kwargs)
-    on.reset(seed=4)
-    off.reset(seed=4)
-    rng = np.random.default_rng(0)
-    ends = 0
-    for _ in range(300):
-        actions = rng.integers(0, COLS, on.num_agents).astype(np.int32)
-        previous = on.observations.copy()
-        on.final_observations[:] = SENTINEL
-        on.step(actions)
-        off.step(actions)
-        for a, b in [(on.observations, off.observations), (on.rewards, off.rewards),
-                     (on.terminals, off.terminals)]:
-            np.testing.assert_array_equal(a, b)
-        done = on.terminals.astype(bool)
-        ends += int(done.sum())
-        assert (on.final_observations[~done] == SENTINEL).all()
-        finals = on.final_observations[done]
-        assert (finals <= 1).all()
-        # the final board holds every piece of the board the step started from (pieces never leave)
-        assert (finals >= previous[done]).all()
-    assert ends > 30
+    check_final_observations(factory("connect4"), kwargs, steps=300, seed=4, min_ends=30)

@@ -3,7 +3,7 @@
 import numpy as np
 import puffer_core
 import pytest
-from puffer_envs.testing import Conformance
+from puffer_envs.testing import Conformance, check_final_observations, factory
 
 NOOP, UP, DOWN = 0, 1, 2
 
@@ -181,44 +181,10 @@ SENTINEL = 7.0  # outside the observation space: a row the env wrote can never s
 
 
 @pytest.mark.soak  # random play with final observations on: also run under the sanitizers
-def test_final_observations_are_the_rows_that_ended_and_their_true_end_state():
-    """Every row's first episode, stepped with final observations on (max_steps=60) and in a copy with
-    them off that is only truncated much later: same seed, same actions, so both play the same game
-    until the first ends. A truncated row's final observation must be the copy's observation of that
-    step exactly (the copy went on from the same state); a game that ended by score is over in both."""
-    n, max_score = 64, 3
-    env = puffer_core.make("pong", num_envs=n, max_score=max_score, max_steps=60, final_observations=True)
-    copy = puffer_core.make("pong", num_envs=n, max_score=max_score, max_steps=10_000)
-    obs, _ = env.reset(seed=5)
-    np.testing.assert_array_equal(obs, copy.reset(seed=5)[0])
-    rng = np.random.default_rng(5)
-    first = np.ones(n, bool)  # rows still in their first episode
-    truncated = terminated = 0
-    for _ in range(60):
-        previous = env.observations.copy()
-        env.final_observations[:] = SENTINEL
-        actions = rng.integers(0, 3, n).astype(np.int32)
-        _, rewards, terms, truncs, _ = env.step(actions)
-        copy.step(actions)
-        ended = (terms | truncs).astype(bool)
-        assert (env.final_observations[~ended] == SENTINEL).all()  # only the rows that ended are written
-        assert not (env.final_observations[ended] == SENTINEL).any()
-        for i in np.flatnonzero(ended & first):
-            final = env.final_observations[i]
-            if truncs[i]:
-                np.testing.assert_array_equal(final, copy.observations[i])
-                truncated += 1
-            else:  # the winning point: the winner's score field is full, the ball is past that edge
-                assert copy.terminals[i] and rewards[i] == copy.rewards[i] != 0
-                won = rewards[i] > 0
-                assert final[6 if won else 7] == 1.0 and final[7 if won else 6] < 1.0
-                assert final[2] == (-1.0 if won else 1.0)
-                assert final[4] == previous[i, 4]  # no paddle touched the ball on its way out
-                terminated += 1
-            assert not np.array_equal(final, env.observations[i])  # not the next game's first observation
-        first &= ~ended
-        np.testing.assert_array_equal(env.observations[first], copy.observations[first])
-    assert not first.any() and truncated > 0 and terminated > 0
+def test_final_observations_in_random_play():
+    """Short episodes, checked against the same episodes under a later time limit (puffer_envs.testing)."""
+    check_final_observations(factory("pong"), {"num_envs": 64, "max_score": 3, "max_steps": 60}, steps=60, seed=5,
+                             longer={"max_steps": 10_000})
 
 
 def test_final_observation_of_a_won_game_shows_the_final_score_and_the_ball_out():
@@ -238,10 +204,6 @@ def test_final_observation_of_a_won_game_shows_the_final_score_and_the_ball_out(
     assert env.final_observations[0].tolist() == pytest.approx(want, rel=1e-6, abs=1e-6)
     assert env.observations[0, 6] == env.observations[0, 7] == 0.0  # while the env already serves a new game
 
-
-def test_final_observations_off_leaves_the_member_null():
-    env = make()
-    assert env.final_observations is None and env.envs[0].final_observations == env.ffi.NULL
 
 class TestPongConformance(Conformance):
     env = "pong"

@@ -6,7 +6,7 @@ import numpy as np
 import puffer_core
 import pytest
 from puffer_core.errors import ConfigError
-from puffer_envs.testing import Conformance
+from puffer_envs.testing import Conformance, check_final_observations, factory
 from puffer_envs_snake import BODY, CORPSE, EMPTY, FOOD, HEAD, OWN_BODY, OWN_HEAD, WALL
 
 UP, DOWN, LEFT, RIGHT = range(4)
@@ -323,26 +323,7 @@ def test_final_observation_sees_the_snakes_that_moved_before_it():
     assert (w.env.final_observations[0] == SENTINEL).all()
 
 
-def test_final_observations_are_written_only_for_deaths_and_change_nothing_else():
+def test_final_observations_in_random_play():
     kwargs = {"num_envs": 2, "width": 24, "height": 16, "num_snakes": 12, "num_food": 20, "vision": 3,
-              "max_snake_length": 30}
-    on = puffer_core.make("snake", final_observations=True, **kwargs)
-    off = puffer_core.make("snake", **kwargs)
-    on.reset(seed=3)
-    off.reset(seed=3)
-    rng = np.random.default_rng(0)
-    deaths = 0
-    for _ in range(300):
-        actions = rng.integers(0, 4, on.num_agents).astype(np.int32)
-        on.final_observations[:] = SENTINEL
-        on.step(actions)
-        off.step(actions)
-        for a, b in [(on.observations, off.observations), (on.rewards, off.rewards),
-                     (on.terminals, off.terminals)]:
-            np.testing.assert_array_equal(a, b)
-        dead = on.terminals.astype(bool)
-        deaths += int(dead.sum())
-        assert (on.final_observations[~dead] == SENTINEL).all()
-        finals = on.final_observations[dead]
-        assert (finals[:, 3, 3] == OWN_HEAD).all() and (finals <= OWN_HEAD).all()
-    assert deaths > 30
+                 "max_snake_length": 30}
+    check_final_observations(factory("snake"), kwargs, steps=300, seed=4, min_ends=30)

@@ -285,7 +285,10 @@ def compile_module(header: Path, struct: str, name: str, out: Path, sanitize: bo
         numbered = "\n".join(f"{i + 1:4d}  {line}" for i, line in enumerate(declarations.splitlines()))
         raise BuildError(f"cffi could not read the declarations generated from {header}: {e}\n"
                          f"generated cdef:\n{numbered}") from e
-    ffi.set_source(name, f"#include \"{header.name}\"", compiler_verbose=False)
+    # The env's header, then the SDK's loops instantiated for its struct (one translation unit, so c_step
+    # inlines into the step loop).
+    source_text = f'#include "{header.name}"\n#define PUFFER_ENV {struct}\n#include "puffer_vec.h"\n'
+    ffi.set_source(name, source_text, compiler_verbose=False)
     source = workdir / (name + ".c")
     ffi.emit_c_code(str(source))
     command = [*compiler(), *flags(sanitize), f"-I{header.parent}", f"-I{INCLUDE_DIR}",

@@ -2,7 +2,7 @@
 
 From the header text we keep what Python needs to see: the integer `#define` constants, the
 `typedef struct/union/enum` blocks (Log, the env struct and whatever they nest), other plain
-typedefs, and the prototypes of the PUFFER_VEC_LOOPS functions. cffi runs in API mode, so whatever
+typedefs, and the prototypes of the SDK's vector loops (include/puffer_vec.h). cffi runs in API mode, so whatever
 the C compiler knows better is left to it: array sizes that are not plain numbers become `[...]`,
 `#define` values become `...`, enum values become `...`. cffi then checks every declared field's
 offset and size against the compiled struct, so a parser mistake is a build error, never a
@@ -16,13 +16,15 @@ from pathlib import Path
 
 from puffer_core.errors import PufferError
 
-VEC_LOOP_PROTOTYPES = """\
+# The functions of include/puffer_vec.h, for the struct {S}.
+VEC_PROTOTYPES = """\
 void puffer_vec_init({S}* envs, int n);
 void puffer_vec_reset({S}* envs, int n, uint64_t seed, uint64_t first_index);
-void puffer_vec_step({S}* envs, int n);
+void puffer_vec_step({S}* envs, int n, unsigned char* final_observations, size_t env_obs_bytes);
 void puffer_vec_close({S}* envs, int n);
 void puffer_vec_log({S}* envs, int n, double* out);
-void puffer_vec_serve({S}** groups, const int* sizes, int count, int64_t* gate, int64_t spin_ns);
+void puffer_vec_serve({S}** groups, const int* sizes, unsigned char** finals, const size_t* obs_bytes, int count,
+                      int64_t* gate, int64_t spin_ns);
 int puffer_gate_open(int64_t* gate, int64_t go);
 int puffer_gate_wait(int64_t* gate, int64_t go, int64_t spin_ns, int64_t timeout_ns);
 """
@@ -36,7 +38,7 @@ _INT_EXPR_TOKEN = re.compile(r"\s*(0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|[A-Za-z_]
 _BLOCK_START = re.compile(r"\b(typedef\s+)?(struct|union|enum)\b(\s+\w+)?\s*\{")
 _ARRAY_SIZE = re.compile(r"\[([^\[\]]*)\]")
 _LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[^\n]*', re.M)
-_VEC_LOOPS = re.compile(r"^[ \t]*PUFFER_VEC_LOOPS\s*\(\s*(\w+)\s*\)", re.M)
+_C_STEP = re.compile(r"\bvoid\s+c_step\s*\(\s*(\w+)\s*\*")
 
 
 class HeaderError(PufferError, TypeError):
@@ -177,6 +179,13 @@ def inline_includes(text: str, directory: Path | None, seen: set | None = None) 
     return _LOCAL_INCLUDE.sub(repl, text)
 
 
+def env_struct(code: str) -> str | None:
+    """The struct an env header's c_step takes (None for a helper header without c_step); `code` has its
+    comments stripped."""
+    found = _C_STEP.findall(code)
+    return found[-1] if found else None
+
+
 def generate(header_text: str, struct: str, directory: Path | None = None) -> str:
     """The cffi cdef for `struct` declared in `header_text`; with `directory`, the plugin's own headers
     that it includes (`#include "types.h"`) are read too."""
@@ -185,16 +194,16 @@ def generate(header_text: str, struct: str, directory: Path | None = None) -> st
     defines = _defines(text)
     code = _DIRECTIVE.sub("", text)
     blocks = [decl for _, decl in _top_level_blocks(code)]
-    loops = _VEC_LOOPS.findall(code)
-    if not loops:
-        raise HeaderError(f"the header does not end with PUFFER_VEC_LOOPS({struct}): add it after c_close so "
-                          "the SDK gets the vector loops")
-    if loops[-1] != struct:
-        raise HeaderError(f"the header declares PUFFER_VEC_LOOPS({loops[-1]}) but the env class says "
-                          f"struct = {struct!r}: make them agree")
+    stepped = env_struct(code)
+    if stepped is None:
+        raise HeaderError(f"the header defines no `void c_step({struct}* env)`: an env header defines c_init, "
+                          "c_reset, c_step and c_close (puffer.h)")
+    if stepped != struct:
+        raise HeaderError(f"the header's c_step takes a {stepped}* but the env class says struct = {struct!r}: "
+                          "make them agree")
     if not re.search(rf"\b{re.escape(struct)}\s*;", "\n".join(blocks)):
         raise HeaderError(f"no `typedef struct {{...}} {struct};` found in the header")
     if not re.search(r"}\s*Log\s*;", "\n".join(blocks)):
         raise HeaderError("no `typedef struct {...} Log;` found in the header: every env declares a Log of float "
                           "fields with `n` last (the log-struct ABI)")
-    return "\n".join([*defines, *blocks, VEC_LOOP_PROTOTYPES.format(S=struct)])
+    return "\n".join([*defines, *blocks, VEC_PROTOTYPES.format(S=struct)])

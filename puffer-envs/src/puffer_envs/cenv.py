@@ -12,7 +12,9 @@
 `Pong(num_envs=4096, frameskip=4)` compiles pong.h on first use (see build.py), allocates 4096
 structs, points each struct's buffer members at its rows of the shared buffers, writes the config
 values into every struct, checks every C type against the spaces, and calls c_init on each.
-reset/step/log/close call the PUFFER_VEC_LOOPS functions; cffi releases the GIL around them.
+reset/step/log/close call the SDK's vector loops (include/puffer_vec.h, compiled with the header); cffi
+releases the GIL around them. Final observations need nothing from the env (puffer.h): the step loop
+copies the observation rows of each env whose episode ended before it resets it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ C_INT_MAX = 2**31 - 1
 # Struct members the SDK points at buffer rows: (buffer, required).
 BUFFER_MEMBERS = (("observations", True), ("actions", True), ("rewards", True), ("terminals", True),
                   ("truncations", True), ("masks", False), ("final_observations", False))
+# final_observations is a member only of envs that reset their own agents (PUFFER_SELF_RESET, puffer.h).
 C_SPELLING = {"uint8": "unsigned char", "int8": "char", "int16": "short", "int32": "int", "float32": "float",
               "float64": "double", "uint16": "unsigned short", "uint32": "unsigned int", "int64": "int64_t",
               "uint64": "uint64_t"}
@@ -72,7 +75,7 @@ class CEnv(PufferEnv):
     config: dict = {}
     renderer = None  # a Renderer class or "module:Class"; made on the first render()
     releases_gil = True
-    supports_final_observations = True  # through the optional struct member (puffer.h)
+    supports_final_observations = True  # written by the SDK's step loop (puffer.h)
 
     # -- what subclasses provide ----------------------------------------------------------------
     @classmethod
@@ -130,7 +133,12 @@ class CEnv(PufferEnv):
         self.log_fields = self._check_log(fields)
         super().__init__(buffers, final_observations)
         self._check_obs_size()
+        self._self_reset = bool(getattr(lib, "PUFFER_SELF_RESET", 0))
         self._check_buffer_members(fields)
+        # What puffer_vec_step copies final observations into (NULL: off), and one env's observation bytes.
+        final = self.final_observations
+        self._final = ffi.NULL if final is None else ffi.cast("unsigned char*", final.ctypes.data)
+        self._env_obs_bytes = self.observations.nbytes // self.num_envs
 
         # The structs are zeroed; write the buffer pointers and config values into all of them at once
         # through a byte view (setting thousands of structs one field at a time from Python is slow).
@@ -237,15 +245,17 @@ class CEnv(PufferEnv):
         for name, required in BUFFER_MEMBERS:
             # final_observations, when declared, has the observations' type, whether it is on or not.
             want = (self.observations if name == "final_observations" else getattr(self, name)).dtype
+            if name == "final_observations" and (name in fields) != self._self_reset:
+                raise HeaderError(f"struct {self.struct} in {self.header} "
+                                  + (f"defines PUFFER_SELF_RESET but has no member `{c_name(want)}* {name};`: an "
+                                     "env that resets its own agents writes their final observations there"
+                                     if self._self_reset else
+                                     f"has a member `{name}`, which only envs that define PUFFER_SELF_RESET "
+                                     "declare: the SDK writes final observations for the others (puffer.h)"))
             if name not in fields:
                 if required:
                     raise HeaderError(f"struct {self.struct} has no member `{name}`; the convention needs "
                                       f"`{c_name(want)}* {name};`")
-                if name == "final_observations" and self.final_observations is not None:
-                    raise ConfigError(f"{type(self).__name__} cannot keep final observations: struct {self.struct} "
-                                      f"in {self.header} has no member `{c_name(want)}* final_observations;` "
-                                      "(see puffer.h, \"final observations\"). Add it, or leave "
-                                      "final_observations off.")
                 continue
             # An anonymous union may offer the same pointer under several types (e.g. `int* actions` for
             # Discrete and `float* continuous_actions` for Box): any member aliasing it may match.
@@ -278,28 +288,30 @@ class CEnv(PufferEnv):
         if not self._reset_done:
             self._live()
             raise StateError(f"{type(self).__name__}.step() called before reset(): reset the env first")
-        self.lib.puffer_vec_step(self.envs, self.num_envs)
+        self.lib.puffer_vec_step(self.envs, self.num_envs, self._final, self._env_obs_bytes)
 
-    # -- step serving: the threads backend's hand-off without the GIL (puffer.h, "step serving") ----
-    def serve(self, gate: np.ndarray, spin: float, others: Sequence[CEnv] = ()) -> None:
+    # -- step serving: the threads backend's hand-off without the GIL (puffer_vec.h, "step serving") ----
+    def _serve(self, gate: np.ndarray, spin: float, others: Sequence[CEnv] = ()) -> None:
         """Step this env, then each of `others` (envs of this class, as a thread's group), for each
         generation published on `gate` (int64[3]) until none comes for `spin` seconds or a negative
         one does. Runs in a helper thread, with the GIL released throughout."""
         group = [self, *others]
         for env in group:
             if type(env) is not type(self):
-                raise TypeError(f"{type(self).__name__}.serve steps envs of its own class, not {type(env).__name__}")
+                raise TypeError(f"{type(self).__name__}._serve steps envs of its own class, not {type(env).__name__}")
             env._live()
         # The cdata pointers keep every env's array alive while C steps them.
         envs = self.ffi.new(f"{self.struct}*[]", [env.envs for env in group])
         sizes = self.ffi.new("int[]", [env.num_envs for env in group])
-        self.lib.puffer_vec_serve(envs, sizes, len(group), self._gate(gate), int(spin * 1e9))
+        finals = self.ffi.new("unsigned char*[]", [env._final for env in group])
+        obs_bytes = self.ffi.new("size_t[]", [env._env_obs_bytes for env in group])
+        self.lib.puffer_vec_serve(envs, sizes, finals, obs_bytes, len(group), self._gate(gate), int(spin * 1e9))
 
-    def open_gate(self, gate: np.ndarray, go: int) -> bool:
+    def _open_gate(self, gate: np.ndarray, go: int) -> bool:
         """Publish generation `go` to the gate's server; False if none is serving (wake one then)."""
         return bool(self.lib.puffer_gate_open(self._gate(gate), go))
 
-    def wait_gate(self, gate: np.ndarray, go: int, spin: float, timeout: float | None) -> bool:
+    def _wait_gate(self, gate: np.ndarray, go: int, spin: float, timeout: float | None) -> bool:
         """Wait (GIL released) until generation `go` is stepped; False after `timeout` seconds."""
         timeout_ns = -1 if timeout is None else int(timeout * 1e9)
         return bool(self.lib.puffer_gate_wait(self._gate(gate), go, int(spin * 1e9), timeout_ns))

@@ -431,6 +431,91 @@ def check_close(make, kwargs) -> None:
         raise ConformanceError("step() on a closed env did not raise: it would run C code on freed state")
 
 
+def check_final_observations(make, kwargs, steps: int = 128, seed: int = 19, longer: dict | None = None,
+                             min_ends: int = 1) -> None:
+    """With final observations on, every step's buffers equal those of the same env with them off; exactly the
+    rows whose episode ended get a final observation, written whole (two envs prefilled with different
+    sentinels agree on it) and inside the observation space; and the episode that ends is the one played.
+    `longer`: kwargs under which the same episodes are truncated later (e.g. {"max_steps": 10_000}); then a row
+    truncated in its first episode must hold exactly the longer env's observation of that step. At least
+    `min_ends` agent episodes must end (and, with `longer`, one be truncated) for the check to mean anything."""
+    names = ("observations", "rewards", "terminals", "truncations", "masks")
+    on = [_make(make, kwargs, final_observations=True) for _ in SENTINELS]
+    off = _make(make, kwargs)
+    long = _make(make, {**kwargs, **longer}) if longer else None
+    envs = [*on, off] + ([long] if long else [])
+    try:
+        rng = np.random.default_rng(seed)
+        for env in envs:
+            env.reset(seed=seed)
+        first = np.ones(off.num_agents, bool)  # rows still in their first episode
+        ends = truncations = 0
+        for t in range(1, steps + 1):
+            actions = random_actions(off.single_action_space, off.num_agents, rng)
+            for env, sentinel in zip(on, SENTINELS):
+                env.final_observations.view(np.uint8)[...] = sentinel
+            for env in envs:
+                env.actions[...] = actions
+                env.step(env.actions)
+            for env in on:
+                for name in names:
+                    if getattr(env, name).tobytes() != getattr(off, name).tobytes():
+                        raise ConformanceError(f"step {t}: {name} differ with final observations on and off")
+            ended = (off.terminals | off.truncations).astype(bool)
+            ends += int(ended.sum())
+            a, b = (env.final_observations.view(np.uint8).reshape(off.num_agents, -1) for env in on)
+            if (a[~ended] != SENTINELS[0]).any() or (b[~ended] != SENTINELS[1]).any():
+                agent = int(np.argwhere(~ended & ((a != SENTINELS[0]).any(1) | (b != SENTINELS[1]).any(1)))[0][0])
+                raise ConformanceError(f"step {t}: final observation of agent {agent} written though its episode "
+                                       "did not end")
+            if (a[ended] != b[ended]).any():
+                agent = int(np.argwhere(ended & (a != b).any(1))[0][0])
+                raise ConformanceError(f"step {t}: the final observation of agent {agent} is not written whole")
+            finals = on[0].final_observations[ended]
+            low, high = _space_bounds(off.single_observation_space)
+            if not ((finals >= low) & (finals <= high)).all():
+                raise ConformanceError(f"step {t}: a final observation is outside the observation space")
+            if long is not None:
+                truncated = first & off.truncations.astype(bool)
+                truncations += int(truncated.sum())
+                if (on[0].final_observations[truncated] != long.observations[truncated]).any():
+                    agent = int(np.argwhere(truncated)[0][0])
+                    raise ConformanceError(f"step {t}: agent {agent} was truncated, but its final observation is "
+                                           "not the observation the same episode shows when it goes on")
+                first &= ~ended
+                if (off.observations[first] != long.observations[first]).any():
+                    raise ConformanceError(f"step {t}: the envs with {longer} play other episodes before any "
+                                           "truncation: `longer` must only move the time limit")
+        if ends < min_ends or (longer and min_ends and not truncations):
+            raise ConformanceError(f"only {ends} episodes ({truncations} truncated) ended in {steps} steps: give the "
+                                   "check more steps or shorter episodes")
+    finally:
+        for env in envs:
+            env.close()
+
+
+def check_nan_action_means_zero(make, kwargs, steps: int = 32, seed: int = 23) -> None:
+    """A NaN written straight into a continuous actions buffer acts as 0 (puffer.h): stepped with NaN and with
+    0, two envs reset with the same seed stay identical."""
+    names = ("observations", "rewards", "terminals", "truncations", "masks")
+    nan, zero = _make(make, kwargs), _make(make, kwargs)
+    try:
+        for env in (nan, zero):
+            env.reset(seed=seed)
+        nan.actions[...] = np.nan
+        zero.actions[...] = 0.0
+        for t in range(1, steps + 1):
+            nan.step(nan.actions)
+            zero.step(zero.actions)
+            for name in names:
+                if getattr(nan, name).tobytes() != getattr(zero, name).tobytes():
+                    raise ConformanceError(f"step {t}: {name} differ between NaN and 0 actions; a NaN in a continuous "
+                                           "action must mean 0 (read actions with puffer_action, puffer.h)")
+    finally:
+        nan.close()
+        zero.close()
+
+
 def check_soak(make, kwargs, agent_steps: int, seed: int = 17) -> None:
     """Many random-action steps, checking outputs every 16 steps and the Log at the end."""
     env = _make(make, kwargs)
@@ -448,6 +533,7 @@ class Conformance:
     soak_steps = 100_000
     steps = 256
     seeds_matter = True  # False for an env without any randomness (then different seeds may agree)
+    longer_episodes: dict | None = None  # kwargs that only move the time limit later (check_final_observations)
 
     def _factory(self):
         if self.env is None:
@@ -485,6 +571,15 @@ class Conformance:
 
     def test_close(self):
         check_close(self._factory(), self.kwargs)
+
+    def test_final_observations(self):
+        from .cenv import CEnv
+
+        cls = env_class(self.env)
+        if not (inspect.isclass(cls) and issubclass(cls, CEnv)):
+            pytest.skip("final observations are the SDK's for C envs; Python envs write their own")
+        check_final_observations(self._factory(), self.kwargs, steps=self.steps, longer=self.longer_episodes,
+                                 min_ends=0)
 
     @pytest.mark.soak
     def test_garbage_actions(self):

@@ -6,7 +6,7 @@ compiler. A plugin's whole build script (`setup.py`, beside a pyproject.toml tha
 
     setup()
 
-Every header under `src/` that ends with `PUFFER_VEC_LOOPS(<Struct>)` is compiled by the same
+Every env header under `src/` (one that defines `c_step(<Struct>* env)`) is compiled by the same
 function and flags as the runtime cache (`build.compile_module`) into
 `_puffer_<stem>_<prebuilt key>.abi3.so` beside it, with its manifest (size, sha256). cffi builds
 against Python's stable ABI, so one wheel (tag `cp311-abi3-<platform>`) serves every Python from
@@ -65,13 +65,13 @@ class BuildEnvExtensions(build_ext):
 
 def env_headers(src: Path) -> list[tuple[str, Path, str]]:
     """(package, header, struct) for every env header under `src` (helper headers without
-    PUFFER_VEC_LOOPS are included by an env header and need no module of their own)."""
+    c_step are included by an env header and need no module of their own)."""
     found = []
     for header in sorted(src.rglob("*.h")):
-        loops = cdef._VEC_LOOPS.findall(cdef.strip_comments(header.read_text(errors="replace")))
-        if loops:
+        struct = cdef.env_struct(cdef.strip_comments(header.read_text(errors="replace")))
+        if struct:
             package = ".".join(header.parent.relative_to(src).parts)
-            found.append((package, header, loops[-1]))
+            found.append((package, header, struct))
     return found
 
 
@@ -83,7 +83,7 @@ def setup(src: str | Path = "src", **kwargs) -> None:
     """setuptools.setup() with the plugin's env extensions (metadata stays in pyproject.toml)."""
     exts = extensions(src)
     if not exts:
-        raise build.BuildError(f"no env header (a .h ending with PUFFER_VEC_LOOPS(...)) under {Path(src).resolve()}: "
+        raise build.BuildError(f"no env header (a .h defining c_step) under {Path(src).resolve()}: "
                                "a pure-Python plugin needs no setup.py")
     options = kwargs.pop("options", {})
     options.setdefault("bdist_wheel", {}).setdefault("py_limited_api", ABI3_TAG)

@@ -67,13 +67,9 @@ void c_step(Bugs* env) {
     if (done) {
         env->log.episode_return += env->episode_return;
         env->log.episode_length += (float)env->tick;
-        env->log.n += env->bug == COUNTS_N_TWICE ? 2.0f : 1.0f;
-        c_reset(env);
-        return;
+        env->log.n += env->bug == COUNTS_N_TWICE ? 2.0f : 1.0f;  /* the SDK resets the env after this step */
     }
     observe(env);
 }
 
 void c_close(Bugs* env) { (void)env; }
-
-PUFFER_VEC_LOOPS(Bugs)

@@ -20,5 +20,3 @@ void c_init(Env* env) { (void)env; }
 void c_reset(Env* env) { for (int i = 0; i < 3; i++) env->observations[i] = 0; }
 void c_step(Env* env) { env->rewards[0] = 0; env->terminals[0] = 0; env->truncations[0] = 0; }
 void c_close(Env* env) { (void)env; }
-
-PUFFER_VEC_LOOPS(Env)

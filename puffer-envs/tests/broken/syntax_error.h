@@ -9,4 +9,3 @@ void c_init(Env* env) { (void)env; }
 void c_reset(Env* env) { env->observations[0] = undeclared_variable; }
 void c_step(Env* env) { (void)env; }
 void c_close(Env* env) { (void)env; }
-PUFFER_VEC_LOOPS(Env)

@@ -30,5 +30,3 @@ void c_step(Spin* env) {
     env->truncations[0] = 0;
 }
 void c_close(Spin* env) { env->closes += 1; }
-
-PUFFER_VEC_LOOPS(Spin)

@@ -69,6 +69,4 @@ void c_step(Tricky* env) {
     env->truncations[0] = 0;
 }
 void c_close(Tricky* env) { (void)env; }
-
-PUFFER_VEC_LOOPS(Tricky)
 #endif

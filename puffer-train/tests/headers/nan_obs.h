@@ -40,10 +40,7 @@ void c_step(NanObs* env) {
     env->truncations[0] = 0;
     env->log.episode_return += reward;
     env->log.n += 1.0f;
-    env->steps += 1;
-    c_reset(env);
+    env->steps += 1;  /* every step ends an episode: the SDK calls c_reset */
 }
 
 void c_close(NanObs* env) { (void)env; }
-
-PUFFER_VEC_LOOPS(NanObs)

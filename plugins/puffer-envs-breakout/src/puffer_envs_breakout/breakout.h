@@ -59,7 +59,6 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
-    float* final_observations;     /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
     /* config */
     int frameskip;
@@ -255,17 +254,12 @@ static void bk_end_episode(Breakout* env) {
     env->log.episode_length += (float)env->tick;
     env->log.lives_lost += (float)env->lives_lost;
     env->log.n += 1.0f;
-    /* The state still holds the episode's end (the ball below the paddle, or the cleared second wall). */
-    if (env->final_observations) bk_write_obs(env, env->final_observations);
-    c_reset(env);
 }
 
 void c_step(Breakout* env) {
     float paddle_v;
     if (env->continuous) {
-        float a = env->continuous_actions[0];
-        if (!(a == a)) a = 0.0f;  /* NaN: no move */
-        paddle_v = puffer_clampf(a, -1.0f, 1.0f) * BK_PADDLE_SPEED;
+        paddle_v = puffer_action(env->continuous_actions[0], -1.0f, 1.0f) * BK_PADDLE_SPEED;  /* NaN: no move */
     } else {
         int a = env->actions[0];  /* anything but 1 or 2 is noop */
         paddle_v = a == 1 ? -BK_PADDLE_SPEED : (a == 2 ? BK_PADDLE_SPEED : 0.0f);
@@ -303,9 +297,8 @@ void c_step(Breakout* env) {
     } else if (env->max_steps > 0 && env->tick >= env->max_steps) {
         env->truncations[0] = 1;
         bk_end_episode(env);
-    } else {
-        bk_write_obs(env, env->observations);
     }
+    /* At an episode's end its last observation (the ball below the paddle, or the cleared second
+     * wall): the SDK resets the env after this step. */
+    bk_write_obs(env, env->observations);
 }
-
-PUFFER_VEC_LOOPS(Breakout)

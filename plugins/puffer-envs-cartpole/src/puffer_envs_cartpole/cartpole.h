@@ -9,7 +9,7 @@
  * with Gymnasium's to float32 rounding (tests/test_cartpole.py checks it). float32 keeps c_step
  * fast: double-precision sincos alone would cost a third of the step.
  *
- * continuous = 1 takes a Box(-1, 1, (1,)) action instead: force = 10 * clip(action, -1, 1).
+ * continuous = 1 takes a Box(-1, 1, (1,)) action instead: force = 10 * clip(action, -1, 1) (NaN: 0).
  */
 #include "puffer.h"
 
@@ -41,7 +41,6 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
-    float* final_observations;   /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
     /* config */
     int continuous;
@@ -77,10 +76,7 @@ void c_reset(CartPole* env) {
 void c_step(CartPole* env) {
     float force;
     if (env->continuous) {
-        float a = env->continuous_actions[0];
-        a = a >= -1.0f ? a : -1.0f;  /* also maps NaN to -1 */
-        a = a <= 1.0f ? a : 1.0f;
-        force = FORCE_MAG * a;
+        force = FORCE_MAG * puffer_action(env->continuous_actions[0], -1.0f, 1.0f);
     } else {
         force = env->actions[0] == 1 ? FORCE_MAG : -FORCE_MAG;
     }
@@ -103,16 +99,10 @@ void c_step(CartPole* env) {
     env->rewards[0] = 1.0f;
     env->terminals[0] = (unsigned char)terminated;
     env->truncations[0] = (unsigned char)truncated;
-    if (terminated | truncated) {
+    if (terminated | truncated) {  /* the SDK resets the env after this step */
         env->log.episode_return += (float)tick;  /* reward 1 per step */
         env->log.episode_length += (float)tick;
         env->log.n += 1.0f;
-        if (env->final_observations) {
-            float* last = env->final_observations;
-            last[0] = x; last[1] = x_dot; last[2] = theta; last[3] = theta_dot;
-        }
-        c_reset(env);
-        return;
     }
     env->x = x; env->x_dot = x_dot; env->theta = theta; env->theta_dot = theta_dot; env->tick = tick;
     float* obs = env->observations;
@@ -120,5 +110,3 @@ void c_step(CartPole* env) {
 }
 
 void c_close(CartPole* env) { (void)env; }
-
-PUFFER_VEC_LOOPS(CartPole)

@@ -21,8 +21,8 @@
  * the top row. In two-player mode each agent row sees the board from its own side, and
  * masks[k] = 1 only for the side to move (the other row's action is ignored); at the end of a
  * game both rows get their reward and terminal=1.
- * Final observations (opt-in, puffer.h): when a game ends, every agent row gets the final board (the
- * winning four, the full board, or the board the illegal move was refused on), before the new game.
+ * When a game ends, every agent row's observation is the final board (the winning four, the full
+ * board, or the board the illegal move was refused on); the SDK then resets the env (puffer.h).
  *
  * Log (side 0's view): win, loss, draw, illegal_moves, score (1 win, 0.5 draw, 0 loss: the Elo
  * outcome), episode_length (side 0's moves; all plies in two-player mode), episode_return, n.
@@ -53,7 +53,6 @@ typedef struct {
     unsigned char* terminals;
     unsigned char* truncations;
     unsigned char* masks;
-    unsigned char* final_observations;  /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
     /* config */
     int opponent;
@@ -250,14 +249,10 @@ void c_init(Connect4* env) { (void)env; }
 void c_close(Connect4* env) { (void)env; }
 
 void c_reset(Connect4* env) {
-    env->games = puffer_randint(&env->rng, 2);  /* desyncs which copies start when alternating */
+    /* On reset() (terminals zeroed) a random game count desyncs which copies start when alternating;
+     * after a finished game (its terminal still set) the count just goes on. */
+    if (!env->terminals[0]) env->games = puffer_randint(&env->rng, 2);
     c4_new_game(env);
-    int rows = env->two_player ? 2 : 1;
-    for (int k = 0; k < rows; k++) {
-        env->rewards[k] = 0.0f;
-        env->terminals[k] = 0;
-        env->truncations[k] = 0;
-    }
     c4_write_obs(env);
 }
 
@@ -277,8 +272,6 @@ static void c4_end_game(Connect4* env, float result, int illegal) {
         env->rewards[1] = 1.0f - 2.0f * result;
         env->terminals[1] = 1;
     }
-    if (env->final_observations) c4_write_boards(env, env->final_observations);
-    c4_new_game(env);
 }
 
 /* `side` plays `col`; returns 1 if that ended the game. */
@@ -315,5 +308,3 @@ void c_step(Connect4* env) {
     }
     c4_write_obs(env);
 }
-
-PUFFER_VEC_LOOPS(Connect4)

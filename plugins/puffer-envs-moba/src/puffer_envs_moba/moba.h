@@ -160,7 +160,6 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
-    unsigned char* final_observations; /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
     /* config */
     int script_opponents;
@@ -1194,7 +1193,7 @@ static void moba_write_obs(Moba* env, int hero, unsigned char* obs) {
     s[25] = (unsigned char)puffer_clampi(m->goal_dist[u->team][ty * MOBA_SIZE + tx] / 2, 0, 255);
 }
 
-/* Every agent row into `rows` (observations or final_observations). */
+/* Every agent row into `rows`. */
 static void moba_write_all_obs(Moba* env, unsigned char* rows) {
     for (int a = 0; a < env->num_agents; a++) moba_write_obs(env, a, rows + a * MOBA_OBS_SIZE);
 }
@@ -1234,12 +1233,10 @@ static void moba_rebuild(Moba* env) {
 }
 
 void c_reset(Moba* env) {
-    moba_new_game(env, env->randomize_start);
-    for (int a = 0; a < env->num_agents; a++) {
-        env->rewards[a] = 0;
-        env->terminals[a] = 0;
-        env->truncations[a] = 0;
-    }
+    /* Only reset() (flags zeroed) may start at a random time; after a finished game (its flags still
+     * set) the next game starts at 0. */
+    int after_game = env->terminals[0] | env->truncations[0];
+    moba_new_game(env, after_game ? 0 : env->randomize_start);
     moba_write_all_obs(env, env->observations);
 }
 
@@ -1357,16 +1354,10 @@ void c_step(Moba* env) {
         env->terminals[a] = (unsigned char)over;
         env->truncations[a] = (unsigned char)truncated;
     }
-    if (over || truncated) {
-        moba_end_game(env, truncated);
-        if (env->final_observations) moba_write_all_obs(env, env->final_observations);
-        moba_new_game(env, 0);
-    }
+    if (over || truncated) moba_end_game(env, truncated);  /* the SDK resets the env after this step */
     moba_write_all_obs(env, env->observations);
 }
 
 void c_close(Moba* env) { (void)env; }
-
-PUFFER_VEC_LOOPS(Moba)
 
 #endif /* MOBA_H */

@@ -26,7 +26,6 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
-    float* final_observations;  /* NULL unless final observations are on (puffer.h) */
     uint64_t rng;
 
     /* config, set from Python kwargs before c_init */
@@ -77,8 +76,8 @@ static void pong_serve(Pong* env) {
     env->ball_vy = puffer_uniform(&env->rng, -0.5f, 0.5f) * env->bounce_speed;
 }
 
-/* The observation of the current state, into `obs` (the env's row, or its final-observations row). */
-static inline void pong_write_obs(const Pong* env, float* obs) {
+static inline void pong_observe(Pong* env) {
+    float* obs = env->observations;
     float half_paddle = 0.5f * env->paddle_height;
     float half_ball = 0.5f * env->ball_size;
     obs[0] = (env->paddle_y + half_paddle) * env->inv_half_height - 1.0f;
@@ -90,10 +89,6 @@ static inline void pong_write_obs(const Pong* env, float* obs) {
     obs[5] = env->ball_vy * env->inv_bounce_speed;
     obs[6] = (float)env->score * env->inv_max_score;
     obs[7] = (float)env->opponent_score * env->inv_max_score;
-}
-
-static inline void pong_observe(Pong* env) {
-    pong_write_obs(env, env->observations);
 }
 
 void c_init(Pong* env) {
@@ -121,9 +116,6 @@ void c_reset(Pong* env) {
     env->paddle_y = 0.5f * env->max_paddle_y;
     env->opponent_y = 0.5f * env->max_paddle_y;
     pong_serve(env);
-    env->rewards[0] = 0.0f;
-    env->terminals[0] = 0;
-    env->truncations[0] = 0;
     pong_observe(env);
 }
 
@@ -148,10 +140,9 @@ static void pong_end_episode(Pong* env, float reward, int truncated) {
     env->log.win_fraction += points > 0 ? won / points : 0.5f;
     env->log.wins += env->score >= env->max_score ? 1.0f : 0.0f;
     env->log.n += 1.0f;
-    /* The state still holds the episode's end (final score, the ball past the edge on a game point). */
-    if (env->final_observations) pong_write_obs(env, env->final_observations);
-    /* c_reset writes the new episode's first observation; the last step's results go on top. */
-    c_reset(env);
+    /* The episode's last observation (final score, the ball past the edge on a game point); the SDK
+     * resets the env after this step. */
+    pong_observe(env);
     env->rewards[0] = reward;
     env->terminals[0] = (unsigned char)!truncated;
     env->truncations[0] = (unsigned char)truncated;
@@ -226,5 +217,3 @@ void c_step(Pong* env) {
 void c_close(Pong* env) {
     (void)env;
 }
-
-PUFFER_VEC_LOOPS(Pong)

@@ -31,6 +31,9 @@
 
 #include "puffer.h"
 
+/* Each snake dies and respawns on its own: c_step resets its agents itself (puffer.h). */
+#define PUFFER_SELF_RESET 1
+
 #define SN_EMPTY 0
 #define SN_FOOD 1
 #define SN_CORPSE 2
@@ -54,7 +57,7 @@ typedef struct {
     float* rewards;
     unsigned char* terminals;
     unsigned char* truncations;
-    unsigned char* final_observations;  /* NULL unless final observations are on (puffer.h) */
+    unsigned char* final_observations;  /* NULL unless final observations are on (PUFFER_SELF_RESET) */
     uint64_t rng;
     /* config */
     int width;
@@ -309,5 +312,3 @@ void c_step(Snake* env) {
     sn_spawn_food(env);
     for (int i = 0; i < n; i++) sn_write_obs(env, i);
 }
-
-PUFFER_VEC_LOOPS(Snake)

@@ -14,13 +14,13 @@ takes tens of microseconds to wake on a VM. As in the multiprocessing backend, t
 while waits are short and every busy thread has a core of its own.
 
 Even so, a thread that wants the GIL while another holds it sleeps until it is released, and on a
-VM that wake-up costs tens of microseconds per step. So when every env has `serve`/`open_gate`/
-`wait_gate` (the C envs of puffer-envs; one class per group), sync steps skip Python altogether:
+VM that wake-up costs tens of microseconds per step. So when every env has `_serve`/`_open_gate`/
+`_wait_gate` (the C envs of puffer-envs; one class per group), sync steps skip Python altogether:
 each thread serves steps of its whole group in C, spinning on a small "gate" array with the GIL
-released, and the caller publishes a step number there and waits for it in C too (puffer.h, "step
-serving"). A
-thread idle for longer than `spin` leaves C and blocks on its queue again, where the caller wakes
-it; every other command (reset, log, render, close) travels on the queues as before.
+released, and the caller publishes a step number there and waits for it in C too (puffer-envs'
+include/puffer_vec.h, "step serving"). A thread idle for longer than `spin` leaves C and blocks on
+its queue again, where the caller wakes it; every other command (reset, log, render, close) travels
+on the queues as before.
 An exception in a thread becomes a WorkerError with its traceback. A thread stuck in an env's step
 cannot be killed: after the timeout the backend raises and is closed, and that thread is left
 running as a daemon (its envs are not closed, since it may still be using them). Group 0's step in
@@ -72,7 +72,7 @@ class Threads(Pool):
         self._epoch = 0  # bumped by an interrupted call: replies to its commands come late and are dropped
         self._spinner = Spinner(self.spin, os.sched_yield)
         self._inboxes = {w: queue.SimpleQueue() for w in range(self.num_workers) if w != self._inline}
-        servable = all(hasattr(env, "serve") and type(env) is type(group[0])
+        servable = all(hasattr(env, "_serve") and type(env) is type(group[0])
                        for group in self.groups for env in group)
         self._gates = ({w: np.zeros(3, np.int64) for w in self._inboxes}
                        if self._inline is not None and self.spin and servable else {})
@@ -112,14 +112,14 @@ class Threads(Pool):
         self._generation += 1
         step = self._generation
         for w, gate in self._gates.items():
-            if not self.groups[w][0].open_gate(gate, step):
+            if not self.groups[w][0]._open_gate(gate, step):
                 self._inboxes[w].put((SERVE, None, self._epoch))
         run_one(0, self.groups[0], 0, STEP, None, self._done, self._epoch)
         deadline = self._deadline()
         for w, gate in self._gates.items():
             env = self.groups[w][0]
             # Waits in C, in slices, so that Ctrl-C is seen between them.
-            while not env.wait_gate(gate, step, self.spin, 0.05):
+            while not env._wait_gate(gate, step, self.spin, 0.05):
                 if deadline is not None and time.monotonic() > deadline:
                     self._fail(self._hung([w]))
             self._done.put((self._epoch, w, True, None))
@@ -174,7 +174,7 @@ def thread_main(w, envs, first_env, inbox: queue.SimpleQueue, done: queue.Simple
         if command == CLOSE:
             return
         if command == SERVE:
-            envs[0].serve(gate, spin, envs[1:])  # in C until idle for `spin` seconds or stopped
+            envs[0]._serve(gate, spin, envs[1:])  # in C until idle for `spin` seconds or stopped
             continue
         run_one(w, envs, first_env, command, arg, done, epoch)
 

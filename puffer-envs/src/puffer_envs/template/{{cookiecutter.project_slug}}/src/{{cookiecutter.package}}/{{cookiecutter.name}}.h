@@ -5,8 +5,8 @@
  * Observations: two size*size float planes, flattened: plane 0 has a 1 where the agent is,
  * plane 1 a 1 where the target is. Actions: 0 stay, 1 up, 2 down, 3 left, 4 right.
  * Reward +1 on reaching the target (terminal); truncated after max_steps.
- * The convention (see puffer.h): a Log of floats with n last, the buffer pointers, rng,
- * c_init/c_reset/c_step/c_close, then PUFFER_VEC_LOOPS.
+ * The convention (see puffer.h): a Log of floats with n last, the buffer pointers, rng, and
+ * c_init/c_reset/c_step/c_close. c_step only flags an episode's end: the SDK resets the env.
  */
 #include "puffer.h"
 
@@ -64,7 +64,6 @@ static void end_episode({{ cookiecutter.class_name }}* env, float score) {
     env->log.episode_length += (float)env->tick;
     env->log.score += score;
     env->log.n += 1.0f;
-    c_reset(env);
 }
 
 void c_step({{ cookiecutter.class_name }}* env) {
@@ -86,5 +85,3 @@ void c_step({{ cookiecutter.class_name }}* env) {
 }
 
 void c_close({{ cookiecutter.class_name }}* env) { (void)env; }
-
-PUFFER_VEC_LOOPS({{ cookiecutter.class_name }})

@@ -1,4 +1,4 @@
-/* Broken on purpose: forgets PUFFER_VEC_LOOPS. */
+/* Broken on purpose: has no c_step. */
 #include "puffer.h"
 typedef struct { float n; } Log;
 typedef struct {
@@ -7,5 +7,4 @@ typedef struct {
 } Env;
 void c_init(Env* env) { (void)env; }
 void c_reset(Env* env) { (void)env; }
-void c_step(Env* env) { (void)env; }
 void c_close(Env* env) { (void)env; }
