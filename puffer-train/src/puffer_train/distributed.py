@@ -12,6 +12,7 @@ and then nothing here talks to anyone.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import subprocess
@@ -126,6 +127,9 @@ def join(config_world_size: int, device: torch.device) -> Group:
             if backend == "nccl":
                 torch.cuda.set_device(local_rank)
             dist.init_process_group(backend)
+            # Left to interpreter teardown, gloo's threads can outlive their process group and abort the
+            # process ("terminate called without an active exception") after training succeeded.
+            atexit.register(dist.destroy_process_group)
         _group = Group(dist.get_rank(), dist.get_world_size(), local_rank)
     return _group
 
