@@ -209,3 +209,41 @@ def test_runs_under_the_serial_backend_with_seed_offsets():
     single.reset(seed=11)
     assert [e.rng for e in vec.envs[1].envs] == [e.rng for e in single.envs]
     vec.close()
+
+
+class SharedTable(CEnv):
+    header = str(HEADERS / "shared.h")
+    struct = "Shared"
+
+    @classmethod
+    def make_spaces(cls, config):
+        return spaces.Box(0, 255, (1,), np.float32), spaces.Discrete(16)
+
+
+def test_shared_data_is_built_once_per_process_before_c_init(monkeypatch):
+    import puffer_envs.cenv
+
+    monkeypatch.setattr(puffer_envs.cenv, "_SHARED", {})
+    first, second = SharedTable(num_envs=3), SharedTable(num_envs=2)
+    assert first.shared == second.shared and first.shared.builds == 1
+    assert [first.envs[i].seen_at_init for i in range(3)] == [9, 9, 9]  # c_init ran after the hook
+    assert all(second.envs[i].table == first.shared for i in range(2))
+    second.reset(seed=0)
+    second.actions[:] = [4, 5]
+    second.step(second.actions)
+    assert list(second.observations[:, 0]) == [16.0, 25.0]
+
+
+def test_a_failing_shared_init_is_a_clear_error(monkeypatch):
+    import puffer_envs.cenv
+
+    class Failing(SharedTable):
+        @classmethod
+        def init_shared(cls, shared, ffi, lib):
+            shared.fail_with = 7
+            return super().init_shared(shared, ffi, lib)
+
+    monkeypatch.setattr(puffer_envs.cenv, "_SHARED", {})
+    with pytest.raises(PufferError, match="Failing: c_shared_init in .*shared.h failed with code 7"):
+        Failing(num_envs=1)
+    assert puffer_envs.cenv._SHARED == {}  # nothing half-built is kept

@@ -116,6 +116,7 @@ def test_shared_map_tables_are_mirror_images():
 
 @pytest.mark.parametrize("damage", ["truncated", "asymmetric"])
 def test_an_invalid_map_file_is_a_clear_error(monkeypatch, damage):
+    import puffer_envs.cenv
     import puffer_envs_moba as pkg
     from puffer_core.errors import PufferError
 
@@ -124,7 +125,7 @@ def test_an_invalid_map_file_is_a_clear_error(monkeypatch, damage):
         rows = rows[:100]
     else:  # a wall on one side of the diagonal only
         rows[40] = rows[40][:30] + "#" + rows[40][31:]
-    monkeypatch.setattr(pkg, "_maps", {})  # a fresh process's cache
+    monkeypatch.setattr(puffer_envs.cenv, "_SHARED", {})  # a fresh process's shared data
     monkeypatch.setattr(pkg, "map_text", lambda: "\n".join(rows) + "\n")
     with pytest.raises(PufferError, match="not a valid map"):
         pkg.Moba(num_envs=1)
@@ -400,11 +401,11 @@ def test_threads_backend_shares_one_map():
             vec.send(vec.actions)
             vec.recv()
         assert vec.num_agents == 40 and vec.observations[:, 4 * PLANE].all()  # every hero sees its health
+        # One map per process, however many env objects: every game of every group points at it.
+        games = [env.envs[i] for group in vec.groups for env in group for i in range(env.num_envs)]
+        assert len(games) == 4 and len({g.map for g in games}) == 1
     finally:
         vec.close()
-    import puffer_envs_moba
-
-    assert len(puffer_envs_moba._maps) == 1  # one map per process, however many env objects
 
 
 # -- the renderer and the policy ----------------------------------------------------------------------

@@ -39,6 +39,7 @@ _BLOCK_START = re.compile(r"\b(typedef\s+)?(struct|union|enum)\b(\s+\w+)?\s*\{")
 _ARRAY_SIZE = re.compile(r"\[([^\[\]]*)\]")
 _LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[^\n]*', re.M)
 _C_STEP = re.compile(r"\bvoid\s+c_step\s*\(\s*(\w+)\s*\*")
+_C_SHARED_INIT = re.compile(r"\bint\s+c_shared_init\s*\(\s*(\w+)\s*\*")
 
 
 class HeaderError(PufferError, TypeError):
@@ -206,4 +207,6 @@ def generate(header_text: str, struct: str, directory: Path | None = None) -> st
     if not re.search(r"}\s*Log\s*;", "\n".join(blocks)):
         raise HeaderError("no `typedef struct {...} Log;` found in the header: every env declares a Log of float "
                           "fields with `n` last (the log-struct ABI)")
-    return "\n".join([*defines, *blocks, VEC_PROTOTYPES.format(S=struct)])
+    # The optional hook that fills the data every env of a process shares (cenv.CEnv.init_shared).
+    shared = [f"int c_shared_init({t}* shared);" for t in _C_SHARED_INIT.findall(code)[-1:]]
+    return "\n".join([*defines, *blocks, VEC_PROTOTYPES.format(S=struct), *shared])

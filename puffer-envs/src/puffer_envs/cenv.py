@@ -15,6 +15,11 @@ values into every struct, checks every C type against the spaces, and calls c_in
 reset/step/log/close call the SDK's vector loops (include/puffer_vec.h, compiled with the header); cffi
 releases the GIL around them. Final observations need nothing from the env (puffer.h): the step loop
 copies the observation rows of each env whose episode ended before it resets it.
+
+Data every env of a process shares (a map, lookup tables) comes from the optional hook
+`int c_shared_init(T* shared)` in the header: the SDK allocates one zeroed T per process and library,
+has `init_shared` fill it (by default: c_shared_init, which returns 0 or an error code), keeps it
+alive, and points the struct's one `T*` member at it in every struct before c_init.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -82,6 +88,15 @@ class CEnv(PufferEnv):
     def check_config(cls, config: dict) -> None:
         """Raise ConfigError for config values the env cannot run with (each value already has the
         C field's type and range); called before make_spaces, so make_spaces may trust the config."""
+
+    @classmethod
+    def init_shared(cls, shared, ffi, lib):
+        """Fill the data all envs of this process share (`shared`: the zeroed struct c_shared_init takes),
+        once per process and library, before any c_init. Override it to set inputs first (and call
+        super()); what it returns is kept alive with `shared`."""
+        code = lib.c_shared_init(shared)
+        if code:
+            raise PufferError(f"{cls.__name__}: c_shared_init in {cls.header} failed with code {code}")
 
     @classmethod
     def make_spaces(cls, config: dict) -> tuple[spaces.Space, spaces.Space]:
@@ -156,9 +171,29 @@ class CEnv(PufferEnv):
             field = fields[key]
             dtype = scalar_dtype(ffi, field.type)
             raw[:, field.offset:field.offset + dtype.itemsize] = np.array([value], dtype).view(np.uint8)
+        self.shared = self._point_at_shared(fields, raw)
         self._reset_done = False
         lib.puffer_vec_init(self.envs, self.num_envs)
         self._finalizer = _Finalizer(lib, self.envs, self.num_envs)
+
+    def _point_at_shared(self, fields: dict, raw: np.ndarray):
+        """The process's shared data for this library (None without a c_shared_init), made on first use,
+        and every struct's member pointing at it."""
+        if not hasattr(self.lib, "c_shared_init"):
+            return None
+        pointer = self.ffi.typeof(self.lib.c_shared_init).args[0]
+        members = [name for name, f in fields.items() if f.type is pointer]
+        if len(members) != 1:
+            raise HeaderError(f"struct {self.struct} in {self.header} needs exactly one `{pointer.cname}` member for "
+                              f"the data c_shared_init fills; it has {len(members) or 'none'}: {members}")
+        with _SHARED_LOCK:
+            if self.lib not in _SHARED:
+                shared = self.ffi.new(pointer)
+                _SHARED[self.lib] = (shared, type(self).init_shared(shared, self.ffi, self.lib))
+            shared = _SHARED[self.lib][0]
+        offset = fields[members[0]].offset
+        raw[:, offset:offset + self.ffi.sizeof("void *")].view(np.uintp)[:, 0] = int(self.ffi.cast("uintptr_t", shared))
+        return shared
 
     def _check_config(self, kwargs: dict, fields: dict) -> dict:
         cls, ffi = type(self), self.ffi
@@ -357,6 +392,12 @@ class CEnv(PufferEnv):
         finalizer = getattr(self, "_finalizer", None)
         if finalizer is not None:
             finalizer()
+
+
+# lib -> (its shared data, what init_shared returned): one per process and compiled library (the plain
+# and the sanitizer builds of a header are two).
+_SHARED: dict = {}
+_SHARED_LOCK = threading.Lock()
 
 
 class _Finalizer:

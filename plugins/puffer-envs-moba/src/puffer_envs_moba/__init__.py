@@ -3,7 +3,6 @@ ten heroes in five roles with three skills each, on a 128x128 tile map (map.txt)
 
 from __future__ import annotations
 
-import threading
 from importlib.resources import files
 
 import numpy as np
@@ -17,9 +16,6 @@ OBS_SIZE = CROP * CROP * 4 + SELF_FEATURES  # 510
 ENTITY_TYPES = 11  # floor, wall, 5 hero roles, creep, neutral, tower, ancient
 ROLES = ("support", "assassin", "burst", "tank", "carry")
 ACTION_NVEC = (7, 7, 3, 2, 2, 2)  # move y, move x (-3..3), attack mode, cast Q, W, E
-
-_maps: dict[int, object] = {}  # one MobaMap per compiled library (plain and sanitizer builds differ)
-_map_lock = threading.Lock()
 
 
 def map_text() -> str:
@@ -70,33 +66,21 @@ class Moba(CEnv):
     def agents_per_env(cls, config):
         return 5 if config["script_opponents"] else 10
 
-    def __init__(self, num_envs: int = 1, render_mode: str | None = None, buffers=None, **kwargs):
-        super().__init__(num_envs, render_mode, buffers, **kwargs)
-        self.map = self._shared_map()
-        # Point every game at the shared map (a byte view: thousands of structs at once).
-        fields = dict(self.ffi.typeof(self.struct).fields)
-        raw = np.frombuffer(self.ffi.buffer(self.envs), np.uint8).reshape(self.num_envs, -1)
-        offset = fields["map"].offset
-        raw[:, offset:offset + 8].view(np.uint64)[:, 0] = int(self.ffi.cast("uintptr_t", self.map))
+    @classmethod
+    def init_shared(cls, shared, ffi, lib):
+        """The process's map: map.txt parsed and its flow fields computed by c_shared_init."""
+        text = shared.text = ffi.new("char[]", map_text().encode())
+        code = lib.c_shared_init(shared)
+        if code:
+            raise PufferError(f"map.txt of puffer_envs_moba is not a valid map (code {code}): it must be "
+                              "128 lines of 128 legend characters, symmetric under transposition; "
+                              "regenerate it with `python -m puffer_envs_moba.mapgen`")
+        return text  # the C map keeps a pointer to it
 
-    def _shared_map(self):
-        """The process's MobaMap for this library: parsed and its flow fields computed once, by the
-        first c_init that sees it (env 0's c_init is run again once the pointer is set)."""
-        key = id(self.lib)
-        with _map_lock:
-            if key not in _maps:
-                m = self.ffi.new("MobaMap*")
-                text = self.ffi.new("char[]", map_text().encode())
-                m.text = text
-                first = self.envs[0]
-                first.map = m
-                self.lib.puffer_vec_init(self.envs, 1)
-                if not m.ready:
-                    raise PufferError(f"map.txt of puffer_envs_moba is not a valid map (code {m.error}): it must be "
-                                      "128 lines of 128 legend characters, symmetric under transposition; "
-                                      "regenerate it with `python -m puffer_envs_moba.mapgen`")
-                _maps[key] = (m, text)
-            return _maps[key][0]
+    @property
+    def map(self):
+        """The shared MobaMap (terrain, towers, camps, flow fields)."""
+        return self.shared
 
     def keys_to_action(self, pressed: set[str]):
         """Human play (agent 0, Radiant support): arrows move, SPACE attacks the nearest enemy, H

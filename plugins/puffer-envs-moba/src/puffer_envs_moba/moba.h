@@ -123,9 +123,7 @@ typedef struct {
     int camp_y[18], camp_x[18];
     int fountain_y[2], fountain_x[2];
     int spawn_y[2][3], spawn_x[2][3];
-    const char* text; /* map.txt, set by the Python side before the first c_init */
-    int ready;
-    int error;        /* moba_map_build's code when the text is not a valid map */
+    const char* text; /* map.txt, set by the Python side before c_shared_init */
 } MobaMap;
 
 typedef struct {
@@ -467,7 +465,6 @@ static int moba_map_build(MobaMap* m) {
             m->crop_class[0][moba_pidx(y, x)] = CLASS[ter];
             m->crop_class[1][moba_pidx(x, y)] = CLASS[ter];
         }
-    m->ready = 1;
     return 0;
 }
 
@@ -1204,14 +1201,11 @@ void c_init(Moba* env) {
     env->num_agents = env->script_opponents ? 5 : MOBA_HEROES;
     if (env->wave_period < 1) env->wave_period = 1;
     if (env->max_steps < 1) env->max_steps = 1;
-    /* The shared map is built by the first c_init that sees it unbuilt (the Python side calls that
-     * once per process, under a lock); it is read-only from then on. */
-    if (env->map && !env->map->ready && !env->map->error) {
-        MobaMap* m = (MobaMap*)env->map;
-        int code = moba_map_build(m);
-        if (code) m->error = code;
-    }
 }
+
+/* The map every env of the process shares, built once before any c_init (the SDK's shared-data hook);
+ * read-only from then on. */
+int c_shared_init(MobaMap* m) { return moba_map_build(m); }
 
 /* Occupancy grid, block counts and camp counts from the unit table, after Python edited units. */
 static void moba_rebuild(Moba* env) {

@@ -42,6 +42,14 @@
  *
  *     union { int* actions; float* continuous_actions; };
  *
+ * Data every env of a process shares (a map, lookup tables; moba.h): define
+ *
+ *     int c_shared_init(Shared* shared);   // Shared: any struct; return 0, or an error code
+ *
+ * and give the env struct one `const Shared* <name>;` member. The SDK allocates one zeroed Shared per
+ * process, calls c_shared_init on it once (the env class's init_shared may set inputs first), and
+ * points that member at it in every struct before c_init.
+ *
  * The SDK generates the cffi declarations from this header (typedef'd structs, enums and integer
  * #defines; array sizes may be macros), so nothing else is written for Python.
  */
