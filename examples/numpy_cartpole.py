@@ -64,13 +64,13 @@ class NumpyCartPole(puffer_core.PufferEnv):
         return self.stats.pop()
 
 
-SPEC = puffer_core.EnvSpec(name="numpy-cartpole", make=NumpyCartPole, default_kwargs={"num_envs": 64},
-                           description="CartPole in vectorized numpy (example)")
+SPEC = puffer_core.EnvSpec.of(NumpyCartPole, "numpy-cartpole", description="CartPole in vectorized numpy (example)")
 
 if __name__ == "__main__":
     puffer_core.register(SPEC)
     for backend, workers in (("serial", None), ("multiprocessing", 2)):
-        vec = puffer_core.vector.make("numpy-cartpole", backend=backend, num_envs=4, num_workers=workers, seed=0)
+        vec = puffer_core.vector.make("numpy-cartpole", backend=backend, num_envs=4, num_workers=workers, seed=0,
+                                      env_kwargs={"num_envs": 64})
         vec.reset()
         actions = np.zeros(vec.num_agents, np.int32)
         for _ in range(2000):
