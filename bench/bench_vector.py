@@ -39,7 +39,7 @@ def stepper(vec, batch: bool):
         actions = rng.integers(0, vec.single_action_space.n, vec.num_agents).astype(np.int32)
         vec.reset(seed=0)
         return (lambda: vec.step(actions)), vec.num_agents
-    actions = rng.integers(0, vec.single_action_space.n, vec.batch_size * vec.agents_per_env).astype(np.int32)
+    actions = rng.integers(0, vec.single_action_space.n, vec.envs_per_batch * vec.agents_per_env).astype(np.int32)
     vec.async_reset(seed=0)
 
     def step():
@@ -52,7 +52,7 @@ def stepper(vec, batch: bool):
 def group(title: str, creator, threads_creator, num_envs: int, env_kwargs: dict, quick: bool) -> list[harness.Row]:
     import puffer_core
 
-    specs = [  # name, backend, workers, batch_size, creator
+    specs = [  # name, backend, workers, envs_per_batch, creator
         ("serial", "serial", None, None, creator),
         ("threads", "threads", 2, None, threads_creator),
         ("multiprocessing sync", "multiprocessing", 2, None, creator),
@@ -62,7 +62,7 @@ def group(title: str, creator, threads_creator, num_envs: int, env_kwargs: dict,
     try:
         for name, backend, num_workers, batch, make in specs:
             vec = puffer_core.vector.make(make, backend=backend, num_envs=num_envs, num_workers=num_workers,
-                                          batch_size=batch, env_kwargs=env_kwargs)
+                                          envs_per_batch=batch, env_kwargs=env_kwargs)
             vecs.append(vec)
             candidates[name] = stepper(vec, batch is not None)
             workers[name] = num_workers or 1

@@ -75,7 +75,7 @@ def test_buffers_that_cannot_fit_in_memory_are_refused_before_anything_starts(ca
 
 
 @pytest.mark.parametrize("arg, value", [("num_envs", True), ("num_envs", 2.0), ("num_envs", 0), ("num_envs", "4"),
-                                        ("num_workers", True), ("num_workers", 1.5), ("batch_size", True)])
+                                        ("num_workers", True), ("num_workers", 1.5), ("envs_per_batch", True)])
 def test_sizes_must_be_integers_and_bools_are_refused(cartpole, arg, value):
     kwargs = {"num_envs": 4, "num_workers": 2, arg: value}
     with pytest.raises(ConfigError, match=rf"{arg} must be an integer >= 1, got {value!r}"):
@@ -84,9 +84,9 @@ def test_sizes_must_be_integers_and_bools_are_refused(cartpole, arg, value):
 
 def test_numpy_integer_sizes_work_like_ints(cartpole):
     with vector.make(cartpole, backend="threads", num_envs=np.int64(4), num_workers=np.int32(2),
-                     batch_size=np.int16(4), env_kwargs={"num_envs": 8}) as vec:
-        assert (vec.num_envs, vec.num_workers, vec.batch_size) == (4, 2, 4)
-        assert all(type(x) is int for x in (vec.num_envs, vec.num_workers, vec.batch_size))
+                     envs_per_batch=np.int16(4), env_kwargs={"num_envs": 8}) as vec:
+        assert (vec.num_envs, vec.num_workers, vec.envs_per_batch) == (4, 2, 4)
+        assert all(type(x) is int for x in (vec.num_envs, vec.num_workers, vec.envs_per_batch))
         assert_steps_like_serial(vec)
 
 
@@ -347,3 +347,8 @@ def test_a_c_env_before_reset_and_after_close_is_a_state_error(cartpole):
     env.close()
     with pytest.raises(StateError, match=r"is closed: make a new one"):
         env.reset(seed=0)
+
+
+def test_the_old_batch_size_kwarg_names_its_new_name():
+    with pytest.raises(ConfigError, match="batch_size is called envs_per_batch: it counts env objects"):
+        vector.make("cartpole", backend="threads", num_envs=4, num_workers=2, batch_size=2)

@@ -149,7 +149,7 @@ def test_a_c_env_in_worker_processes_gives_serial_trajectories():
 def test_async_batches_match_serial_per_env():
     """EnvPool-style: recv returns the first 2 envs to finish; each env's trajectory equals a single
     env's with seed + i, whatever order the batches come back in."""
-    with make(Slow, num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
+    with make(Slow, num_envs=4, num_workers=4, envs_per_batch=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
         gathered, _ = check_async_batches(vec, NumpyCartPole, seed=3, per_env=2)
         obs, *_ = vec.recv()
         assert obs.shape == (4, 4)
@@ -207,7 +207,7 @@ def test_sync_mode_steps_group_0_here_async_mode_in_processes():
     """Sync: W workers are this process and W - 1 processes; async: W processes, since the caller
     must be free while envs step. Spinning is on only when the busy processes fit on the cores."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    with make(num_workers=2, seed=0) as sync, make(num_workers=2, batch_size=2, seed=0) as batched:
+    with make(num_workers=2, seed=0) as sync, make(num_workers=2, envs_per_batch=2, seed=0) as batched:
         assert len(sync.pids) == 1 and len(batched.pids) == 2
         assert os.getpid() not in sync.pids + batched.pids
         assert (sync.spin > 0) == (cores >= 2) and (batched.spin > 0) == (cores >= 3)
@@ -272,7 +272,7 @@ def test_close_twice_and_garbage_collection_leave_nothing():
 
 
 def test_async_bad_actions_render_and_log():
-    with make(worker_env("Faulty"), env_kwargs={"when": -1}, num_workers=2, batch_size=2,
+    with make(worker_env("Faulty"), env_kwargs={"when": -1}, num_workers=2, envs_per_batch=2,
               seed=0) as vec:
         vec.async_reset()
         *_, ids, _ = vec.recv()
@@ -289,7 +289,7 @@ def test_config_errors():
     with pytest.raises(ConfigError, match="not divisible by num_workers=3"):
         make(num_envs=4, num_workers=3)
     with pytest.raises(ConfigError, match="multiple of the envs per worker"):
-        make(num_envs=4, num_workers=2, batch_size=3)
+        make(num_envs=4, num_workers=2, envs_per_batch=3)
     with pytest.raises(ConfigError, match="start_method"):
         make(start_method="fork")
     with pytest.raises(ConfigError, match="spin must be seconds"):

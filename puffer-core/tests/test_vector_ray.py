@@ -92,7 +92,7 @@ def test_emulated_gymnasium_cartpole_gives_serial_trajectories(cluster):
 def test_async_batches_match_serial_per_env(cluster):
     """recv returns the first 2 of 4 actors to finish (env 1 is slow); each env's trajectory still
     equals a single env's with seed + i."""
-    with make(Slow, num_envs=4, num_workers=4, batch_size=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
+    with make(Slow, num_envs=4, num_workers=4, envs_per_batch=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
         _, batches = check_async_batches(vec, NumpyCartPole, seed=3, per_env=2, rounds=12)
     assert len(batches) > 1, "with env 1 slow, batches should not always be the same two actors"
 

@@ -79,7 +79,7 @@ def test_trajectories_equal_serial(envs, num_workers, spin):
 
 
 def test_async_batches_match_serial_per_env(envs):
-    with make(envs.Slow, num_workers=4, batch_size=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
+    with make(envs.Slow, num_workers=4, envs_per_batch=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
         gathered, _ = check_async_batches(vec, envs.cartpole, seed=3, per_env=2)
     assert gathered
 
@@ -116,7 +116,7 @@ def test_bad_actions_are_clear_errors_and_the_backend_keeps_working(envs):
             with pytest.raises(ActionError, match=message):
                 vec.step(actions)
         vec.step(np.ones(12, np.int32))
-    with make(envs.GilFree, num_workers=4, batch_size=2, seed=0) as vec:
+    with make(envs.GilFree, num_workers=4, envs_per_batch=2, seed=0) as vec:
         vec.async_reset()
         vec.recv()
         with pytest.raises(ActionError, match="shape"):
@@ -128,7 +128,7 @@ def test_bad_actions_are_clear_errors_and_the_backend_keeps_working(envs):
 def test_close_and_garbage_collection_stop_the_threads(envs):
     before = set(threading.enumerate())  # a hung thread of an earlier test may still be finishing its sleep
     new_threads = lambda: len(set(threading.enumerate()) - before)
-    vec = make(envs.GilFree, num_workers=4, batch_size=2, seed=0)
+    vec = make(envs.GilFree, num_workers=4, envs_per_batch=2, seed=0)
     assert new_threads() == 4  # async: every group has its thread
     vec.close()
     vec.close()

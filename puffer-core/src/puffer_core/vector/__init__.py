@@ -1,7 +1,7 @@
 """Vector backends: run K env objects (each possibly many agents) as one PufferEnv.
 
     env = puffer_core.vector.make("pong", backend="multiprocessing", num_envs=8, num_workers=2,
-                                  batch_size=4, seed=0, env_kwargs={"frameskip": 4})
+                                  envs_per_batch=4, seed=0, env_kwargs={"frameskip": 4})
 
 Every backend allocates the six buffers once for all agents (shared memory for processes) and
 hands env i the rows of its agents; env i is seeded with seed + i, whatever the backend, so a seed
@@ -32,40 +32,43 @@ def resolve(env, env_kwargs: dict | None) -> tuple[Callable, dict]:
 
 
 def make(env, backend: str = "serial", num_envs: int = 1, num_workers: int | None = None,
-         batch_size: int | None = None, seed: int | None = None, env_kwargs: dict | None = None,
+         envs_per_batch: int | None = None, seed: int | None = None, env_kwargs: dict | None = None,
          **backend_kwargs):
-    """Make `num_envs` env objects run by `backend`. `batch_size` (envs per recv) and `num_workers`
+    """Make `num_envs` env objects run by `backend`. `envs_per_batch` (envs per recv) and `num_workers`
     apply to the threads, multiprocessing and ray backends. `seed` seeds the first reset() called
     without one. `final_observations=True` (a backend kwarg, any backend) gives the backend and each
     of its envs a `final_observations` buffer (in shared memory for processes; see PufferEnv)."""
+    if "batch_size" in backend_kwargs:
+        raise ConfigError("vector.make's batch_size is called envs_per_batch: it counts env objects per recv, "
+                          "not agents (train.batch_size is the PPO batch)")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown vector backend {backend!r}; choose one of {', '.join(BACKENDS)}."
                           + did_you_mean(backend, BACKENDS))
     num_envs = validate.count(num_envs, "num_envs")
     if num_workers is not None:
         num_workers = validate.count(num_workers, "num_workers")
-    if batch_size is not None:
-        batch_size = validate.count(batch_size, "batch_size")
+    if envs_per_batch is not None:
+        envs_per_batch = validate.count(envs_per_batch, "envs_per_batch")
     seed = validate.seed(seed, count=num_envs)
     creator, kwargs = resolve(env, env_kwargs)
     if backend == "serial":
         from .serial import Serial
 
-        if num_workers not in (None, 1) or (batch_size not in (None, num_envs)):
+        if num_workers not in (None, 1) or (envs_per_batch not in (None, num_envs)):
             raise ConfigError("the serial backend steps every env in one process: leave num_workers and "
-                              "batch_size unset, or use backend='threads' or 'multiprocessing'")
+                              "envs_per_batch unset, or use backend='threads' or 'multiprocessing'")
         return Serial(creator, num_envs, kwargs, seed=seed, **backend_kwargs)
     if backend == "threads":
         from .threads import Threads
 
-        return Threads(creator, num_envs, kwargs, num_workers=num_workers, batch_size=batch_size,
+        return Threads(creator, num_envs, kwargs, num_workers=num_workers, envs_per_batch=envs_per_batch,
                        seed=seed, **backend_kwargs)
     if backend == "ray":  # Ray is imported only here: an optional extra (puffer-core[ray])
         from .ray import Ray
 
-        return Ray(creator, num_envs, kwargs, num_workers=num_workers, batch_size=batch_size, seed=seed,
+        return Ray(creator, num_envs, kwargs, num_workers=num_workers, envs_per_batch=envs_per_batch, seed=seed,
                    **backend_kwargs)
     from .multiprocessing import Multiprocessing
 
-    return Multiprocessing(creator, num_envs, kwargs, num_workers=num_workers, batch_size=batch_size,
+    return Multiprocessing(creator, num_envs, kwargs, num_workers=num_workers, envs_per_batch=envs_per_batch,
                            seed=seed, **backend_kwargs)

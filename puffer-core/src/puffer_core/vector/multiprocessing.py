@@ -3,7 +3,7 @@ shared memory.
 
     vec = puffer_core.vector.make("pong", backend="multiprocessing", num_envs=8, num_workers=2, seed=0)
 
-In sync mode (no batch_size) the calling process is worker 0: it steps group 0 itself while W - 1
+In sync mode (no envs_per_batch) the calling process is worker 0: it steps group 0 itself while W - 1
 worker processes step the others, as the threads backend does, so W workers need W processes, not
 W + 1, and one hand-off per step leaves the critical path. In async mode (EnvPool-style batches)
 the caller must be free to run its policy while envs step, so all W workers are processes.
@@ -59,7 +59,7 @@ class Multiprocessing(Pool):
     worker_name = "worker"
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
-                 batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
+                 envs_per_batch: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
                  start_method: str = "spawn", spin: float | None = None, final_observations: bool = False):
         if not hasattr(select, "poll"):
             raise ConfigError("the multiprocessing backend waits on its workers with poll(), which this platform "
@@ -77,7 +77,7 @@ class Multiprocessing(Pool):
         # Stops the workers when this object is garbage-collected or at interpreter exit, whichever first.
         self._finalizer = weakref.finalize(self, stop_workers, self._procs, self._commands, self._replies,
                                            self._inline_envs)
-        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, spin,
+        super().__init__(creator, num_envs, env_kwargs, num_workers, envs_per_batch, seed, timeout, spin,
                          final_observations)
         self._inline_result: tuple | None = None  # (ok, result or traceback) of the last inline command
         self._poller = select.poll()

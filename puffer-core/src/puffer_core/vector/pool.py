@@ -5,7 +5,7 @@ Worker w steps envs [w * K/W, (w + 1) * K/W), i.e. the contiguous agent rows `ro
 says how to hand a command to workers (`_signal`) and how to block until some finish (`_wait_done`);
 this class keeps the books of which worker is running, finished or waiting for actions.
 
-Async protocol (EnvPool): `async_reset(seed)` starts every worker; `recv()` blocks until `batch_size`
+Async protocol (EnvPool): `async_reset(seed)` starts every worker; `recv()` blocks until `envs_per_batch`
 envs' worth of workers have finished and returns their rows; `send(actions)` gives those workers
 their actions and starts them again. Batches are the first workers to finish, in worker order; when
 they are contiguous, recv returns views of the shared buffers, otherwise a gathered copy.
@@ -92,7 +92,7 @@ class Pool(PufferEnv):
     worker_name = "worker"  # "thread" in the threads backend, for messages
     supports_final_observations = True  # each env gets its rows of the buffer and checks for itself
 
-    def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None, batch_size: int | None,
+    def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None, envs_per_batch: int | None,
                  seed: int | None, timeout: float | None, spin: float | None, final_observations: bool = False):
         # Sizes first, each O(1): nothing is built or started for a request that cannot work.
         num_envs = validate.count(num_envs, "num_envs")
@@ -112,14 +112,14 @@ class Pool(PufferEnv):
                               f"{f' or {upper}' if lower else ''} (multiples of num_workers).")
         self._check_worker_limit(num_workers)
         envs_per_worker = num_envs // num_workers
-        if batch_size is None:
-            batch_size = num_envs
-        if (isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer))
-                or not 1 <= batch_size <= num_envs or batch_size % envs_per_worker):
-            raise ConfigError(f"batch_size={batch_size!r} must be a multiple of the envs per worker "
+        if envs_per_batch is None:
+            envs_per_batch = num_envs
+        if (isinstance(envs_per_batch, (bool, np.bool_)) or not isinstance(envs_per_batch, (int, np.integer))
+                or not 1 <= envs_per_batch <= num_envs or envs_per_batch % envs_per_worker):
+            raise ConfigError(f"envs_per_batch={envs_per_batch!r} must be a multiple of the envs per worker "
                               f"({num_envs} envs / {num_workers} workers = {envs_per_worker}) and at most "
                               f"num_envs={num_envs}; leave it unset to step every env together")
-        batch_size = int(batch_size)
+        envs_per_batch = int(envs_per_batch)
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ConfigError(f"timeout must be a positive number of seconds or None (wait forever), got {timeout!r}")
         if spin is not None and not (isinstance(spin, (int, float)) and not isinstance(spin, bool) and 0 <= spin <= 1):
@@ -131,8 +131,8 @@ class Pool(PufferEnv):
         self.seeds_per_reset = num_envs
         self.num_workers = num_workers
         self.envs_per_worker = envs_per_worker
-        self.batch_size = batch_size
-        self.batch_workers = batch_size // envs_per_worker
+        self.envs_per_batch = envs_per_batch
+        self.batch_workers = envs_per_batch // envs_per_worker
         self.rows_per_worker = envs_per_worker * self.agents_per_env
         self.num_agents = num_envs * self.agents_per_env
         self.timeout = timeout
@@ -298,7 +298,7 @@ class Pool(PufferEnv):
 
     def recv(self):
         """(observations, rewards, terminals, truncations, infos, agent_ids, masks) of the first
-        `batch_size` envs to finish. Views of the shared buffers when their workers are contiguous,
+        `envs_per_batch` envs to finish. Views of the shared buffers when their workers are contiguous,
         otherwise copies gathered in worker order."""
         self._check_open()
         if self._pending is not None:

@@ -9,7 +9,7 @@ its process, as a multiprocessing worker does; what crosses the wire is one batc
 command: the actor's actions in, its observations, rewards, terminals, truncations and masks out
 (numpy arrays, which Ray moves through its shared-memory object store on the same node). The caller
 copies each reply into its own buffers, so a PufferEnv on this backend looks like any other: the six
-buffers, `step`, EnvPool-style `recv`/`send` (`batch_size` < `num_envs`), Log sums per actor summed
+buffers, `step`, EnvPool-style `recv`/`send` (`envs_per_batch` < `num_envs`), Log sums per actor summed
 exactly, and env i seeded with seed + i.
 
 Ray is an optional dependency (`pip install puffer-core[ray]`), imported only when this backend is
@@ -96,7 +96,7 @@ class Ray(Pool):
     worker_name = "actor"
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
-                 batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
+                 envs_per_batch: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
                  address: str | None = None, actor_options: dict | None = None, ray_init: dict | None = None,
                  final_observations: bool = False):
         ray = import_ray()
@@ -109,7 +109,8 @@ class Ray(Pool):
         self._calls: dict = {}  # ObjectRef -> worker of every command in flight
         self._where: dict[int, dict] = {}
         self._names: list[str] = []
-        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, 0.0, final_observations)
+        super().__init__(creator, num_envs, env_kwargs, num_workers, envs_per_batch, seed, timeout, 0.0,
+                         final_observations)
         self._inline = None  # every group lives in an actor, never in the caller
         try:
             self._launch(creator, env_kwargs, dict(actor_options or {}))

@@ -6,7 +6,7 @@ Threads only run in parallel while an env's step releases the GIL, as the C envs
 (`releases_gil = True`), so other envs are refused: use the multiprocessing backend for them.
 No shared memory, no pickling, no process start-up: the cheapest way to use every core with C envs.
 
-In sync mode (no batch_size) the calling thread steps worker 0's group itself while the other
+In sync mode (no envs_per_batch) the calling thread steps worker 0's group itself while the other
 threads step theirs, which saves one hand-off per step. Commands and results travel on queues; each
 side yields its core (os.sched_yield, which also lets the other thread take the GIL) while checking
 its queue for up to `spin` seconds before blocking on it, because a thread that has gone to sleep
@@ -57,9 +57,9 @@ class Threads(Pool):
     worker_name = "thread"
 
     def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
-                 batch_size: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
+                 envs_per_batch: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
                  spin: float | None = None, final_observations: bool = False):
-        super().__init__(creator, num_envs, env_kwargs, num_workers, batch_size, seed, timeout, spin,
+        super().__init__(creator, num_envs, env_kwargs, num_workers, envs_per_batch, seed, timeout, spin,
                          final_observations)
         if not self.env_releases_gil:
             raise ConfigError(f"the threads backend needs envs whose step releases the GIL (C envs, "
