@@ -55,7 +55,7 @@ CEILING_STEPS = 50  # steps per hand-off in the ceiling measurement: communicati
 
 
 def _ceiling_worker(conn, num_envs: int) -> None:
-    env = puffer_core.vector.make("gym:CartPole-v1", backend="serial", num_envs=num_envs, seed=1)
+    env = puffer_core.vector.make("gym:CartPole-v1", backend="serial", num_env_objects=num_envs, seed=1)
     step = _stepper(env, num_envs, env.reset)
     conn.send("ready")
     while (steps := conn.recv()) is not None:
@@ -68,7 +68,7 @@ class TwoProcessCeiling:
     """Half the envs here, half in a second process, each stepping CEILING_STEPS steps per hand-off."""
 
     def __init__(self, num_envs: int):
-        self.env = puffer_core.vector.make("gym:CartPole-v1", backend="serial", num_envs=num_envs // 2, seed=0)
+        self.env = puffer_core.vector.make("gym:CartPole-v1", backend="serial", num_env_objects=num_envs // 2, seed=0)
         self.own_step = _stepper(self.env, num_envs // 2, self.env.reset)
         self.conn, child = multiprocessing.get_context("spawn").Pipe()
         self.proc = multiprocessing.get_context("spawn").Process(target=_ceiling_worker, args=(child, num_envs // 2),
@@ -96,10 +96,10 @@ def paired_ratio(a: list[float], b: list[float]) -> float:
 def _candidates(num_envs: int):
     made, out = [], {}
     try:
-        serial = puffer_core.vector.make("gym:CartPole-v1", backend="serial", num_envs=num_envs, seed=0)
+        serial = puffer_core.vector.make("gym:CartPole-v1", backend="serial", num_env_objects=num_envs, seed=0)
         made.append(serial)
         out["puffer serial"] = (_stepper(serial, num_envs, serial.reset), num_envs, 1)
-        mp = puffer_core.vector.make("gym:CartPole-v1", backend="multiprocessing", num_envs=num_envs,
+        mp = puffer_core.vector.make("gym:CartPole-v1", backend="multiprocessing", num_env_objects=num_envs,
                                      num_workers=2, seed=0)
         made.append(mp)
         out["puffer multiprocessing"] = (_stepper(mp, num_envs, mp.reset), num_envs, 2)
@@ -130,7 +130,7 @@ def _atari_rows(repeats: int, seconds: float) -> list[Row]:
     try:
         serial = puffer_core.make(spec.name, num_envs=ATARI_GAMES)
         made.append(serial)
-        mp = puffer_core.vector.make(spec.name, backend="multiprocessing", num_envs=2, num_workers=2, seed=0,
+        mp = puffer_core.vector.make(spec.name, backend="multiprocessing", num_env_objects=2, num_workers=2, seed=0,
                                      env_kwargs={"num_envs": ATARI_GAMES // 2})
         made.append(mp)
         candidates = {

@@ -64,7 +64,7 @@ def _env(agents: int):
 
 def _backend(backend: str, agents: int, workers: int):
     kwargs = {"num_workers": workers} if backend != "serial" else {}
-    vec = puffer_core.vector.make("cartpole", backend=backend, num_envs=workers, seed=0,
+    vec = puffer_core.vector.make("cartpole", backend=backend, num_env_objects=workers, seed=0,
                                   env_kwargs={"num_envs": agents // workers}, **kwargs)
     vec.reset()
     _fill(vec)

@@ -33,7 +33,7 @@ def _serial(name: str, kwargs: dict):
 
 
 def _threads(name: str, kwargs: dict):
-    vec = puffer_core.vector.make(name, backend="threads", num_envs=2, num_workers=2, seed=0, env_kwargs=kwargs)
+    vec = puffer_core.vector.make(name, backend="threads", num_env_objects=2, num_workers=2, seed=0, env_kwargs=kwargs)
     vec.async_reset(0)
     vec.recv()
     table, i = _table(vec.single_action_space, vec.num_agents), [0]

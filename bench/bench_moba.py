@@ -36,7 +36,7 @@ def _serial(**kwargs):
 
 
 def _threads():
-    vec = puffer_core.vector.make("moba", backend="threads", num_envs=2, num_workers=2, seed=0,
+    vec = puffer_core.vector.make("moba", backend="threads", num_env_objects=2, num_workers=2, seed=0,
                                   env_kwargs={"num_envs": GAMES // 2})
     vec.async_reset(0)
     vec.recv()

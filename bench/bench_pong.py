@@ -32,7 +32,7 @@ def _serial(frameskip: int):
 
 
 def _threads(frameskip: int):
-    vec = puffer_core.vector.make("pong", backend="threads", num_envs=2, num_workers=2, seed=0,
+    vec = puffer_core.vector.make("pong", backend="threads", num_env_objects=2, num_workers=2, seed=0,
                                   env_kwargs={"num_envs": AGENTS // 2, "frameskip": frameskip})
     vec.async_reset(0)
     vec.recv()

@@ -26,7 +26,7 @@ def group(title: str, creator, num_envs: int, env_kwargs: dict, quick: bool) -> 
     vecs, candidates = [], {}
     try:
         for name, backend, workers, kwargs in specs:
-            vec = puffer_core.vector.make(creator, backend=backend, num_envs=num_envs, num_workers=workers,
+            vec = puffer_core.vector.make(creator, backend=backend, num_env_objects=num_envs, num_workers=workers,
                                           env_kwargs=env_kwargs, **kwargs)
             vecs.append(vec)
             actions = np.random.default_rng(0).integers(0, 2, vec.num_agents).astype(np.int32)

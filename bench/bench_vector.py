@@ -61,7 +61,7 @@ def group(title: str, creator, threads_creator, num_envs: int, env_kwargs: dict,
     vecs, candidates, workers = [], {}, {}
     try:
         for name, backend, num_workers, batch, make in specs:
-            vec = puffer_core.vector.make(make, backend=backend, num_envs=num_envs, num_workers=num_workers,
+            vec = puffer_core.vector.make(make, backend=backend, num_env_objects=num_envs, num_workers=num_workers,
                                           envs_per_batch=batch, env_kwargs=env_kwargs)
             vecs.append(vec)
             candidates[name] = stepper(vec, batch is not None)

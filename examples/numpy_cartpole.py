@@ -69,7 +69,7 @@ SPEC = puffer_core.EnvSpec.of(NumpyCartPole, "numpy-cartpole", description="Cart
 if __name__ == "__main__":
     puffer_core.register(SPEC)
     for backend, workers in (("serial", None), ("multiprocessing", 2)):
-        vec = puffer_core.vector.make("numpy-cartpole", backend=backend, num_envs=4, num_workers=workers, seed=0,
+        vec = puffer_core.vector.make("numpy-cartpole", backend=backend, num_env_objects=4, num_workers=workers, seed=0,
                                       env_kwargs={"num_envs": 64})
         vec.reset()
         actions = np.zeros(vec.num_agents, np.int32)

@@ -15,8 +15,8 @@ def assert_c_cartpole_matches_serial(backend: str, num_workers: int, steps: int 
     """The C cartpole plugin (4 env objects x 16 agents) through `backend`: serial's observations,
     rewards, terminals, truncations and episode logs."""
     pytest.importorskip("puffer_envs_cartpole", reason="the C cartpole plugin is not installed")
-    serial = puffer_core.vector.make("cartpole", num_envs=4, env_kwargs={"num_envs": 16}, seed=3)
-    with puffer_core.vector.make("cartpole", backend=backend, num_envs=4, num_workers=num_workers,
+    serial = puffer_core.vector.make("cartpole", num_env_objects=4, env_kwargs={"num_envs": 16}, seed=3)
+    with puffer_core.vector.make("cartpole", backend=backend, num_env_objects=4, num_workers=num_workers,
                                  env_kwargs={"num_envs": 16}, seed=3) as vec:
         np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
         rng = np.random.default_rng(0)
@@ -32,10 +32,10 @@ def check_async_batches(vec, make_ref, seed: int, per_env: int, rounds: int = 16
     batch's rows equal a lone env per env object (`make_ref(num_envs=per_env)`, seeded seed + i) stepped
     with the same actions, whatever order the batches come back in. Returns (whether some batch was a
     gathered copy rather than a view of the buffers, the set of env-object batches seen)."""
-    refs = [make_ref(num_envs=per_env) for _ in range(vec.num_envs)]
+    refs = [make_ref(num_envs=per_env) for _ in range(vec.num_env_objects)]
     for i, env in enumerate(refs):
         env.reset(seed + i)
-    rngs = [np.random.default_rng(100 + i) for i in range(vec.num_envs)]
+    rngs = [np.random.default_rng(100 + i) for i in range(vec.num_env_objects)]
     gathered, batches = False, set()
     vec.async_reset(seed)
     for _ in range(rounds):

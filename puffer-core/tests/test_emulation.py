@@ -60,7 +60,7 @@ def puffer_trajectories(vec, actions):
 def test_emulated_cartpole_matches_gymnasium_exactly(backend, workers, env_kwargs):
     seed, num_envs, num_steps = 123, 8, 300
     actions = np.random.default_rng(0).integers(0, 2, (num_steps, num_envs)).astype(np.int32)
-    vec = puffer_core.vector.make("gym:CartPole-v1", backend=backend, num_envs=num_envs, num_workers=workers,
+    vec = puffer_core.vector.make("gym:CartPole-v1", backend=backend, num_env_objects=num_envs, num_workers=workers,
                                   seed=seed, env_kwargs=env_kwargs)
     try:
         got = puffer_trajectories(vec, actions)
@@ -390,7 +390,7 @@ def test_pettingzoo_agents_outside_possible_agents_are_a_clear_error():
 
 def test_pettingzoo_through_the_serial_backend():
     make = lambda buffers=None: PettingZooPufferEnv(TagEnv, buffers=buffers)
-    vec = puffer_core.vector.make(make, num_envs=2, seed=0)
+    vec = puffer_core.vector.make(make, num_env_objects=2, seed=0)
     vec.reset()
     assert vec.masks.tolist() == [1, 1, 0, 1, 1, 0]
     vec.step(np.zeros(6, np.int32))
@@ -449,7 +449,7 @@ def test_numpy_cartpole_as_a_gymnasium_vector_env(numpy_cartpole):
 def test_emulated_cartpole_as_a_gymnasium_vector_env_equals_sync_vector_env():
     from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-    venv = VectorEnvAdapter(puffer_core.vector.make("gym:CartPole-v1", num_envs=4))
+    venv = VectorEnvAdapter(puffer_core.vector.make("gym:CartPole-v1", num_env_objects=4))
     check_vector_env(venv)
     # Puffer's auto-reset is Gymnasium's SAME_STEP mode: identical trajectories for the same seed and actions.
     sync = SyncVectorEnv([lambda: gymnasium.make("CartPole-v1")] * 4, autoreset_mode=AutoresetMode.SAME_STEP)
@@ -473,7 +473,7 @@ def test_pettingzoo_env_as_a_gymnasium_vector_env():
 
 
 def test_gymnasium_vector_wrappers_work_on_the_adapter():
-    venv = VectorEnvAdapter(puffer_core.vector.make("gym:CartPole-v1", num_envs=3, seed=1))
+    venv = VectorEnvAdapter(puffer_core.vector.make("gym:CartPole-v1", num_env_objects=3, seed=1))
     stats = gymnasium.wrappers.vector.RecordEpisodeStatistics(venv)
     stats.reset(seed=1)
     for _ in range(200):

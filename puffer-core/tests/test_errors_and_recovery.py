@@ -30,15 +30,15 @@ def cartpole():
     return "cartpole"
 
 
-def make_c(backend, num_envs=4, **kw):
+def make_c(backend, num_env_objects=4, **kw):
     if backend != "serial":
         kw.setdefault("num_workers", 2)
-    return vector.make("cartpole", backend=backend, num_envs=num_envs, env_kwargs={"num_envs": 8}, **kw)
+    return vector.make("cartpole", backend=backend, num_env_objects=num_env_objects, env_kwargs={"num_envs": 8}, **kw)
 
 
 def assert_steps_like_serial(vec, seed=3, steps=20):
     """vec, reset with `seed`, gives the serial backend's trajectories."""
-    serial = vector.make("cartpole", num_envs=vec.num_envs, env_kwargs={"num_envs": vec.agents_per_env})
+    serial = vector.make("cartpole", num_env_objects=vec.num_env_objects, env_kwargs={"num_envs": vec.agents_per_env})
     np.testing.assert_array_equal(vec.reset(seed=seed)[0], serial.reset(seed=seed)[0])
     rng = np.random.default_rng(0)
     for _ in range(steps):
@@ -58,9 +58,10 @@ def assert_nothing_left(pids, shm_before):
 @pytest.mark.timeout(60)  # the old check listed every divisor of num_envs: a hang, not an error
 @pytest.mark.parametrize("backend", POOLS)
 def test_a_huge_num_envs_that_workers_do_not_divide_is_refused_at_once(cartpole, backend):
-    with pytest.raises(ConfigError, match=r"num_envs=1000000000000 is not divisible by num_workers=7.*"
-                                          r"num_workers=8 \(a divisor of num_envs\).*999999999999 or 1000000000006"):
-        vector.make(cartpole, backend=backend, num_envs=10**12, num_workers=7)
+    with pytest.raises(ConfigError, match=r"num_env_objects=1000000000000 is not divisible by num_workers=7.*"
+                                          r"num_workers=8 \(a divisor of num_env_objects\).*"
+                                          r"999999999999 or 1000000000006"):
+        vector.make(cartpole, backend=backend, num_env_objects=10**12, num_workers=7)
 
 
 @pytest.mark.timeout(60)
@@ -70,28 +71,29 @@ def test_buffers_that_cannot_fit_in_memory_are_refused_before_anything_starts(ca
     workers = {} if backend == "serial" else {"num_workers": 8}
     with pytest.raises(ConfigError, match=r"the buffers of 8,000,000,000,000 agents need [\d.]+ TiB of memory, "
                                           r"but only .* is available: use fewer envs"):
-        vector.make(cartpole, backend=backend, num_envs=10**12, env_kwargs={"num_envs": 8}, **workers)
+        vector.make(cartpole, backend=backend, num_env_objects=10**12, env_kwargs={"num_envs": 8}, **workers)
     assert_nothing_left([], shm_before)
 
 
-@pytest.mark.parametrize("arg, value", [("num_envs", True), ("num_envs", 2.0), ("num_envs", 0), ("num_envs", "4"),
-                                        ("num_workers", True), ("num_workers", 1.5), ("envs_per_batch", True)])
+@pytest.mark.parametrize("arg, value", [("num_env_objects", True), ("num_env_objects", 2.0), ("num_env_objects", 0),
+                                        ("num_env_objects", "4"), ("num_workers", True), ("num_workers", 1.5),
+                                        ("envs_per_batch", True)])
 def test_sizes_must_be_integers_and_bools_are_refused(cartpole, arg, value):
-    kwargs = {"num_envs": 4, "num_workers": 2, arg: value}
+    kwargs = {"num_env_objects": 4, "num_workers": 2, arg: value}
     with pytest.raises(ConfigError, match=rf"{arg} must be an integer >= 1, got {value!r}"):
         vector.make(cartpole, backend="threads", env_kwargs={"num_envs": 8}, **kwargs)
 
 
 def test_numpy_integer_sizes_work_like_ints(cartpole):
-    with vector.make(cartpole, backend="threads", num_envs=np.int64(4), num_workers=np.int32(2),
+    with vector.make(cartpole, backend="threads", num_env_objects=np.int64(4), num_workers=np.int32(2),
                      envs_per_batch=np.int16(4), env_kwargs={"num_envs": 8}) as vec:
-        assert (vec.num_envs, vec.num_workers, vec.envs_per_batch) == (4, 2, 4)
-        assert all(type(x) is int for x in (vec.num_envs, vec.num_workers, vec.envs_per_batch))
+        assert (vec.num_env_objects, vec.num_workers, vec.envs_per_batch) == (4, 2, 4)
+        assert all(type(x) is int for x in (vec.num_env_objects, vec.num_workers, vec.envs_per_batch))
         assert_steps_like_serial(vec)
 
 
 def test_more_workers_than_envs_is_refused(cartpole):
-    with pytest.raises(ConfigError, match=r"num_workers=8 is more than num_envs=4: every worker steps at least one"):
+    with pytest.raises(ConfigError, match=r"num_workers=8 is more than num_env_objects=4: every worker steps"):
         make_c("multiprocessing", num_workers=8)
     assert not multiprocessing.active_children()
 
@@ -101,7 +103,8 @@ def test_more_worker_processes_than_open_files_allow_are_refused_before_any_star
               "resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
               "from numpy_cartpole import NumpyCartPole\n"
               "try:\n"
-              "    puffer_core.vector.make(NumpyCartPole, backend='multiprocessing', num_envs=100, num_workers=100)\n"
+              "    puffer_core.vector.make(NumpyCartPole, backend='multiprocessing', num_env_objects=100,\n"
+              "                            num_workers=100)\n"
               "except puffer_core.ConfigError as e:\n"
               "    print(type(e).__name__, e, multiprocessing.active_children())\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
@@ -151,8 +154,8 @@ def test_a_user_error_is_raised_in_the_caller_and_the_backend_keeps_working(cart
 
 
 def test_a_numpy_seed_on_emulated_gymnasium_envs_in_worker_processes():
-    serial = vector.make("gym:CartPole-v1", num_envs=2)
-    with vector.make("gym:CartPole-v1", backend="multiprocessing", num_envs=2, num_workers=2) as vec:
+    serial = vector.make("gym:CartPole-v1", num_env_objects=2)
+    with vector.make("gym:CartPole-v1", backend="multiprocessing", num_env_objects=2, num_workers=2) as vec:
         np.testing.assert_array_equal(vec.reset(seed=np.int64(5))[0], serial.reset(seed=5)[0])
         for _ in range(30):
             assert_same_step(vec.step(np.array([1, 0])), serial.step(np.array([1, 0])))
@@ -191,7 +194,7 @@ def interrupting_cartpole(cartpole):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("spin", [0.001, 0.0])  # steps handed off through the C gates / through the queues
 def test_reset_after_ctrl_c_in_a_threads_step_recovers_without_a_false_hang(interrupting_cartpole, spin):
-    vec = vector.make(interrupting_cartpole, backend="threads", num_envs=4, num_workers=2, spin=spin, timeout=5,
+    vec = vector.make(interrupting_cartpole, backend="threads", num_env_objects=4, num_workers=2, spin=spin, timeout=5,
                       env_kwargs={"num_envs": 8})
     try:
         vec.reset(seed=1)
@@ -211,8 +214,8 @@ def test_reset_after_ctrl_c_in_a_threads_step_recovers_without_a_false_hang(inte
 def test_reset_after_sigint_while_waiting_for_a_slow_thread_recovers():
     from slow_env import GilFreeSlow
 
-    vec = vector.make(GilFreeSlow, backend="threads", num_envs=2, num_workers=2, timeout=5)
-    serial = vector.make(GilFreeSlow, num_envs=2)
+    vec = vector.make(GilFreeSlow, backend="threads", num_env_objects=2, num_workers=2, timeout=5)
+    serial = vector.make(GilFreeSlow, num_env_objects=2)
     try:
         vec.reset(seed=0)
         actions = np.zeros(vec.num_agents, np.int64)
@@ -349,6 +352,8 @@ def test_a_c_env_before_reset_and_after_close_is_a_state_error(cartpole):
         env.reset(seed=0)
 
 
-def test_the_old_batch_size_kwarg_names_its_new_name():
-    with pytest.raises(ConfigError, match="batch_size is called envs_per_batch: it counts env objects"):
-        vector.make("cartpole", backend="threads", num_envs=4, num_workers=2, batch_size=2)
+@pytest.mark.parametrize("old, new", [({"batch_size": 2}, "batch_size is called envs_per_batch: it counts env objects"),
+                                      ({"num_envs": 4}, "num_envs is called num_env_objects: it counts env objects")])
+def test_old_vector_kwargs_name_their_new_names(old, new):
+    with pytest.raises(ConfigError, match=new):
+        vector.make("cartpole", backend="threads", num_workers=2, **old)

@@ -19,7 +19,7 @@ def gym_cartpole():
 
 def puffer_vector(backend: str, **kwargs):
     extra = {} if backend == "serial" else {"num_workers": 2}
-    return puffer_core.vector.make(make_gymnasium, backend=backend, num_envs=NUM_ENVS, final_observations=True,
+    return puffer_core.vector.make(make_gymnasium, backend=backend, num_env_objects=NUM_ENVS, final_observations=True,
                                    env_kwargs={"env_id": "CartPole-v1", "max_episode_steps": MAX_STEPS},
                                    **extra, **kwargs)
 
@@ -73,7 +73,7 @@ def test_c_cartpole_final_obs_are_the_last_state(backend):
     must be Gymnasium's next state from the previous observation and action."""
     pytest.importorskip("puffer_envs_cartpole", reason="the C cartpole plugin is not installed")
     extra = {} if backend == "serial" else {"num_workers": 2}
-    vec = puffer_core.vector.make("cartpole", backend=backend, num_envs=2, seed=5, final_observations=True,
+    vec = puffer_core.vector.make("cartpole", backend=backend, num_env_objects=2, seed=5, final_observations=True,
                                   env_kwargs={"num_envs": 3, "max_steps": MAX_STEPS}, **extra)
     try:
         obs, _ = vec.reset()
@@ -107,9 +107,9 @@ def test_off_by_default_and_no_final_obs_infos():
 def test_envs_that_cannot_keep_them_refuse(numpy_cartpole):
     with pytest.raises(ConfigError, match="does not keep final observations"):
         # a Python env whose _step does not write them is refused them rather than left with a stale buffer
-        puffer_core.vector.make(numpy_cartpole.NumpyCartPole, num_envs=2, final_observations=True)
+        puffer_core.vector.make(numpy_cartpole.NumpyCartPole, num_env_objects=2, final_observations=True)
     with pytest.raises(ConfigError, match="final_observations=True"):
         # asked in env_kwargs instead of the backend: the env gets buffers without that buffer
-        puffer_core.vector.make(make_gymnasium, num_envs=2, env_kwargs={"env_id": "CartPole-v1",
+        puffer_core.vector.make(make_gymnasium, num_env_objects=2, env_kwargs={"env_id": "CartPole-v1",
                                                                         "final_observations": True})
 

@@ -76,7 +76,7 @@ def test_log_fields_must_end_with_n():
 
 
 def test_serial_backend_matches_single_envs(numpy_cartpole):
-    vec = puffer_core.vector.make(numpy_cartpole.NumpyCartPole, num_envs=3, env_kwargs={"num_envs": 2}, seed=7)
+    vec = puffer_core.vector.make(numpy_cartpole.NumpyCartPole, num_env_objects=3, env_kwargs={"num_envs": 2}, seed=7)
     singles = [numpy_cartpole.NumpyCartPole(num_envs=2) for _ in range(3)]
     vec.reset()
     for i, env in enumerate(singles):

@@ -70,8 +70,9 @@ def worker_env(name):
     return getattr(importlib.import_module(Path(__file__).stem), name)
 
 
-def make(creator=NumpyCartPole, num_envs=4, num_workers=2, env_kwargs=None, **kw):
-    return puffer_core.vector.make(creator, backend="multiprocessing", num_envs=num_envs, num_workers=num_workers,
+def make(creator=NumpyCartPole, num_env_objects=4, num_workers=2, env_kwargs=None, **kw):
+    return puffer_core.vector.make(creator, backend="multiprocessing", num_env_objects=num_env_objects,
+                                   num_workers=num_workers,
                                    env_kwargs={"num_envs": 3, **(env_kwargs or {})}, **kw)
 
 
@@ -124,7 +125,7 @@ def no_leftovers():
 
 @pytest.mark.parametrize("num_workers,spin", [(1, None), (2, None), (2, 0), (4, 0.001)])
 def test_trajectories_equal_serial(num_workers, spin, start_method="spawn"):
-    serial = puffer_core.vector.make(NumpyCartPole, num_envs=4, env_kwargs={"num_envs": 3}, seed=11)
+    serial = puffer_core.vector.make(NumpyCartPole, num_env_objects=4, env_kwargs={"num_envs": 3}, seed=11)
     with make(num_workers=num_workers, seed=11, start_method=start_method, spin=spin) as vec:
         assert vec.num_agents == serial.num_agents == 12
         np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
@@ -149,7 +150,7 @@ def test_a_c_env_in_worker_processes_gives_serial_trajectories():
 def test_async_batches_match_serial_per_env():
     """EnvPool-style: recv returns the first 2 envs to finish; each env's trajectory equals a single
     env's with seed + i, whatever order the batches come back in."""
-    with make(Slow, num_envs=4, num_workers=4, envs_per_batch=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
+    with make(Slow, num_env_objects=4, num_workers=4, envs_per_batch=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
         gathered, _ = check_async_batches(vec, NumpyCartPole, seed=3, per_env=2)
         obs, *_ = vec.recv()
         assert obs.shape == (4, 4)
@@ -159,7 +160,7 @@ def test_async_batches_match_serial_per_env():
 
 
 def test_bad_actions_are_clear_errors_and_the_backend_keeps_working():
-    serial = puffer_core.vector.make(NumpyCartPole, num_envs=4, env_kwargs={"num_envs": 3}, seed=0)
+    serial = puffer_core.vector.make(NumpyCartPole, num_env_objects=4, env_kwargs={"num_envs": 3}, seed=0)
     with make(seed=0) as vec:
         vec.reset()
         serial.reset()
@@ -287,9 +288,9 @@ def test_async_bad_actions_render_and_log():
 
 def test_config_errors():
     with pytest.raises(ConfigError, match="not divisible by num_workers=3"):
-        make(num_envs=4, num_workers=3)
-    with pytest.raises(ConfigError, match="multiple of the envs per worker"):
-        make(num_envs=4, num_workers=2, envs_per_batch=3)
+        make(num_env_objects=4, num_workers=3)
+    with pytest.raises(ConfigError, match="multiple of the env objects per worker"):
+        make(num_env_objects=4, num_workers=2, envs_per_batch=3)
     with pytest.raises(ConfigError, match="start_method"):
         make(start_method="fork")
     with pytest.raises(ConfigError, match="spin must be seconds"):
@@ -321,7 +322,7 @@ import puffer_core
 from numpy_cartpole import NumpyCartPole
 
 if __name__ == "__main__":
-    vec = puffer_core.vector.make(NumpyCartPole, backend="multiprocessing", num_envs=3, num_workers=3, seed=0)
+    vec = puffer_core.vector.make(NumpyCartPole, backend="multiprocessing", num_env_objects=3, num_workers=3, seed=0)
     vec.reset()
     print(*vec.pids, flush=True)
     while True:
@@ -337,7 +338,7 @@ import sys
 sys.path.insert(0, {str(EXAMPLES)!r})
 import puffer_core
 from numpy_cartpole import NumpyCartPole
-vec = puffer_core.vector.make(NumpyCartPole, backend="multiprocessing", num_envs=2, num_workers=2, seed=0)
+vec = puffer_core.vector.make(NumpyCartPole, backend="multiprocessing", num_env_objects=2, num_workers=2, seed=0)
 """)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0

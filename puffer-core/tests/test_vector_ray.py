@@ -38,9 +38,9 @@ def cluster():
     cluster.shutdown()
 
 
-def make(creator=NumpyCartPole, num_envs=4, num_workers=2, env_kwargs=None, **kw):
+def make(creator=NumpyCartPole, num_env_objects=4, num_workers=2, env_kwargs=None, **kw):
     kw.setdefault("actor_options", {"num_cpus": 0.25})
-    return puffer_core.vector.make(creator, backend="ray", num_envs=num_envs, num_workers=num_workers,
+    return puffer_core.vector.make(creator, backend="ray", num_env_objects=num_env_objects, num_workers=num_workers,
                                    env_kwargs={"num_envs": 3, **(env_kwargs or {})}, **kw)
 
 
@@ -56,7 +56,7 @@ def actors_alive(names) -> list[str]:
 
 
 def test_actors_spread_over_both_nodes_and_give_serial_trajectories(cluster):
-    serial = puffer_core.vector.make(NumpyCartPole, num_envs=4, env_kwargs={"num_envs": 3}, seed=11)
+    serial = puffer_core.vector.make(NumpyCartPole, num_env_objects=4, env_kwargs={"num_envs": 3}, seed=11)
     with make(seed=11, actor_options={"num_cpus": 1}) as vec:  # 1 CPU each: one actor per node
         assert len(set(vec.node_ids)) == 2
         np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
@@ -78,8 +78,8 @@ def test_c_cartpole_gives_serial_trajectories(cluster):
 
 
 def test_emulated_gymnasium_cartpole_gives_serial_trajectories(cluster):
-    serial = puffer_core.vector.make("gym:CartPole-v1", num_envs=4, seed=2)
-    with puffer_core.vector.make("gym:CartPole-v1", backend="ray", num_envs=4, num_workers=2, seed=2,
+    serial = puffer_core.vector.make("gym:CartPole-v1", num_env_objects=4, seed=2)
+    with puffer_core.vector.make("gym:CartPole-v1", backend="ray", num_env_objects=4, num_workers=2, seed=2,
                                  actor_options={"num_cpus": 0.25}) as vec:
         np.testing.assert_array_equal(vec.reset()[0], serial.reset()[0])
         rng = np.random.default_rng(1)
@@ -92,7 +92,7 @@ def test_emulated_gymnasium_cartpole_gives_serial_trajectories(cluster):
 def test_async_batches_match_serial_per_env(cluster):
     """recv returns the first 2 of 4 actors to finish (env 1 is slow); each env's trajectory still
     equals a single env's with seed + i."""
-    with make(Slow, num_envs=4, num_workers=4, envs_per_batch=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
+    with make(Slow, num_env_objects=4, num_workers=4, envs_per_batch=2, env_kwargs={"num_envs": 2}, seed=3) as vec:
         _, batches = check_async_batches(vec, NumpyCartPole, seed=3, per_env=2, rounds=12)
     assert len(batches) > 1, "with env 1 slow, batches should not always be the same two actors"
 
@@ -164,8 +164,8 @@ def test_final_observations_come_back_from_the_actors(cluster):
     from puffer_core.emulation import make_gymnasium
 
     kwargs = {"env_kwargs": {"env_id": "CartPole-v1", "max_episode_steps": 9}, "seed": 4, "final_observations": True}
-    serial = puffer_core.vector.make(make_gymnasium, num_envs=4, **kwargs)
-    with puffer_core.vector.make(make_gymnasium, backend="ray", num_envs=4, num_workers=2,
+    serial = puffer_core.vector.make(make_gymnasium, num_env_objects=4, **kwargs)
+    with puffer_core.vector.make(make_gymnasium, backend="ray", num_env_objects=4, num_workers=2,
                                  actor_options={"num_cpus": 0.25}, **kwargs) as vec:
         vec.reset()
         serial.reset()

@@ -46,8 +46,8 @@ def envs(numpy_cartpole):
     return type("Envs", (), {"cartpole": cartpole, "GilFree": GilFree, "Faulty": Faulty, "Slow": GilFreeSlow})
 
 
-def make(creator, num_envs=4, num_workers=2, env_kwargs=None, **kw):
-    return puffer_core.vector.make(creator, backend="threads", num_envs=num_envs, num_workers=num_workers,
+def make(creator, num_env_objects=4, num_workers=2, env_kwargs=None, **kw):
+    return puffer_core.vector.make(creator, backend="threads", num_env_objects=num_env_objects, num_workers=num_workers,
                                    env_kwargs={"num_envs": 3, **(env_kwargs or {})}, **kw)
 
 
@@ -65,7 +65,7 @@ def test_a_bad_spin_is_a_config_error(envs, spin):
 @pytest.mark.parametrize("num_workers,spin", [(1, None), (2, None), (2, 0), (4, 0.001)])
 def test_trajectories_equal_serial(envs, num_workers, spin):
     """Whether threads spin (by default only where every busy thread has a core) or block at once."""
-    serial = puffer_core.vector.make(envs.GilFree, num_envs=4, env_kwargs={"num_envs": 3}, seed=11)
+    serial = puffer_core.vector.make(envs.GilFree, num_env_objects=4, env_kwargs={"num_envs": 3}, seed=11)
     with make(envs.GilFree, num_workers=num_workers, seed=11, spin=spin) as vec:
         assert vec.spin == (spin if spin is not None else
                             (0.001 if num_workers <= len(os.sched_getaffinity(0)) else 0.0))
@@ -156,8 +156,8 @@ def test_c_envs_hand_off_steps_through_gates_with_serial_trajectories(objects_pe
     pytest.importorskip("puffer_envs_cartpole", reason="the C cartpole plugin is not installed")
     before = set(threading.enumerate())
     num_envs = 2 * objects_per_thread
-    serial = puffer_core.vector.make("cartpole", num_envs=num_envs, env_kwargs={"num_envs": 16}, seed=3)
-    vec = puffer_core.vector.make("cartpole", backend="threads", num_envs=num_envs, num_workers=2,
+    serial = puffer_core.vector.make("cartpole", num_env_objects=num_envs, env_kwargs={"num_envs": 16}, seed=3)
+    vec = puffer_core.vector.make("cartpole", backend="threads", num_env_objects=num_envs, num_workers=2,
                                   env_kwargs={"num_envs": 16}, seed=3, spin=0.0005)
     assert list(vec._gates) == [1]
     rng = np.random.default_rng(0)
@@ -197,7 +197,7 @@ def test_a_gated_thread_that_hangs_times_out(envs):
                 time.sleep(0.001)
             return True
 
-    vec = make(HungServer, num_envs=2, seed=0, timeout=0.3, spin=0.001)
+    vec = make(HungServer, num_env_objects=2, seed=0, timeout=0.3, spin=0.001)
     assert list(vec._gates) == [1]
     vec.reset()
     start = time.monotonic()

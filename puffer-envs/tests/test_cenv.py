@@ -203,7 +203,7 @@ def test_render_makes_the_renderer_once_and_returns_its_frame():
 
 def test_runs_under_the_serial_backend_with_seed_offsets():
     spec = puffer_core.EnvSpec(name="test-spin", make=Spin, default_kwargs={"num_envs": 2, "limit": 0})
-    vec = puffer_core.vector.make(spec, backend="serial", num_envs=3, seed=10)
+    vec = puffer_core.vector.make(spec, backend="serial", num_env_objects=3, seed=10)
     vec.reset()
     single = Spin(num_envs=2, limit=0)
     single.reset(seed=11)

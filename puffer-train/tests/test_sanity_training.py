@@ -44,7 +44,7 @@ def test_async_multiprocessing_batches(env, quick):
     from run to run, so unlike the serial runs this one is not reproducible: the bar is 0.95 (chance is
     0.5, where mixed-up bookkeeping leaves it), not the serial runs' 0.98 (seen failing at 0.977)."""
     result = puffer_train.train(env, **quick(target=0.98, target_metric="score", eval_episodes=100),
-                                vec={"backend": "multiprocessing", "num_envs": 4, "num_workers": 2,
+                                vec={"backend": "multiprocessing", "num_env_objects": 4, "num_workers": 2,
                                      "envs_per_batch": 2},
                                 env={"num_envs": 32})
     assert result.score >= 0.95, (env, result.score)

@@ -192,7 +192,8 @@ def test_bad_kwargs_are_clear_errors(kwargs, message):
 def test_multiprocessing_backend_matches_single_games():
     # Env object j of a vector backend is seeded seed + j; with one game per object, game j is seeded seed + j.
     actions = np.random.default_rng(5).integers(0, 4, (10, 4)).astype(np.int32)
-    vec = puffer_core.vector.make("atari:breakout", backend="multiprocessing", num_envs=4, num_workers=2, seed=11)
+    vec = puffer_core.vector.make("atari:breakout", backend="multiprocessing", num_env_objects=4, num_workers=2,
+                                  seed=11)
     singles = [puffer_core.make("atari:breakout") for _ in range(4)]
     try:
         obs = vec.reset()[0]

@@ -391,7 +391,7 @@ def test_games_desynchronize_at_reset():
 
 
 def test_threads_backend_shares_one_map():
-    vec = puffer_core.vector.make("moba", backend="threads", num_envs=2, num_workers=2, seed=0,
+    vec = puffer_core.vector.make("moba", backend="threads", num_env_objects=2, num_workers=2, seed=0,
                                   env_kwargs={"num_envs": 2})
     try:
         vec.async_reset(0)

@@ -94,7 +94,7 @@ def test_continuous_reward_is_one_minus_distance():
 
 
 def test_dict_env_flattens_through_emulation():
-    vec = puffer_core.vector.make("sanity-dict", num_envs=16, seed=3)
+    vec = puffer_core.vector.make("sanity-dict", num_env_objects=16, seed=3)
     assert vec.single_observation_space.shape == (4,)  # [cue, noise x3] flattened by emulation
     stats = play(vec, lambda e: e.observations[:, 0].astype(np.int32), steps=20)
     assert stats["n"] == 16 * 20 and stats["score"] == pytest.approx(1.0)

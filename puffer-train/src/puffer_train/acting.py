@@ -39,8 +39,9 @@ def seed_everything(seed: int) -> None:
 
 def make_vec(spec, config: cfg.Config, seed: int, env_overrides: dict | None = None):
     v = config.vec
-    return puffer_core.vector.make(spec, backend=v.backend, num_envs=v.num_envs, num_workers=v.num_workers or None,
-                                   envs_per_batch=v.envs_per_batch or None, seed=seed,
+    return puffer_core.vector.make(spec, backend=v.backend, num_env_objects=v.num_env_objects,
+                                   num_workers=v.num_workers or None, envs_per_batch=v.envs_per_batch or None,
+                                   seed=seed,
                                    env_kwargs={**config.env, **(env_overrides or {})})
 
 

@@ -35,7 +35,7 @@ def opt(default, doc: str, valid: str | None = None, inf_ok: bool = False):
 @dataclass
 class VecConfig:
     backend: str = opt("serial", "vector backend: serial, threads or multiprocessing")
-    num_envs: int = opt(1, "env objects to run (each may hold many agents, see [env] num_envs)", ">= 1")
+    num_env_objects: int = opt(1, "env objects to run, each holding [env] num_envs envs", ">= 1")
     num_workers: int = opt(0, "worker threads or processes (0: the backend's default)", ">= 0")
     envs_per_batch: int = opt(0, "env objects per recv for async backends (0: all of them, synchronous)", ">= 0")
 

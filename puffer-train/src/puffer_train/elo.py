@@ -131,7 +131,7 @@ def rate_checkpoints(env: str, directory, *, games: int = 20, k: float = 16.0, p
     config.vec = cfg.VecConfig()  # one env object in this process; games run in its copies
     overrides = {"num_envs": games} if "num_envs" in config.env else {}
     if not overrides:
-        config.vec.num_envs = games
+        config.vec.num_env_objects = games
     device = torch.device("cpu")
     vec = make_vec(spec, config, seed, overrides)
     try:

@@ -356,7 +356,7 @@ def train(env: str, /, *, config: str | Path | None = None, resume: str | Path |
           layers: list[tuple[dict, str]] | None = None, quiet: bool = False, **sections) -> TrainResult:
     """Train PPO on a registered env and return a TrainResult (score, checkpoint, run_dir, statistics).
 
-        puffer_train.train("cartpole", train={"total_timesteps": 500_000}, vec={"num_envs": 2})
+        puffer_train.train("cartpole", train={"total_timesteps": 500_000}, vec={"num_env_objects": 2})
 
     `config`: a TOML file layered over the plugin's config; sections (`env`, `vec`, `train`, `policy`)
     as dicts override both. `resume`: a checkpoint to continue exactly. `callback(info)` runs after every
@@ -452,7 +452,7 @@ def _train(env, spec, config: cfg.Config, vec, device, data, resume_path, callba
                 if needs_reset:
                     # Deterministic env states at (re)start and after checkpoints: exact resume.
                     vec.async_reset(t.seed + distributed.seed_offset(group.rank, group.world_size, epoch,
-                                                                     getattr(vec, "num_envs", 1)))
+                                                                     getattr(vec, "num_env_objects", 1)))
                     actor.reset_state()
                     exp.forget_agents()
                     needs_reset = False

@@ -1,7 +1,7 @@
 """The multiprocessing backend: W workers step contiguous groups of envs in place, on buffers in
 shared memory.
 
-    vec = puffer_core.vector.make("pong", backend="multiprocessing", num_envs=8, num_workers=2, seed=0)
+    vec = puffer_core.vector.make("pong", backend="multiprocessing", num_env_objects=8, num_workers=2, seed=0)
 
 In sync mode (no envs_per_batch) the calling process is worker 0: it steps group 0 itself while W - 1
 worker processes step the others, as the threads backend does, so W workers need W processes, not
@@ -58,7 +58,7 @@ class Multiprocessing(Pool):
 
     worker_name = "worker"
 
-    def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
+    def __init__(self, creator, num_env_objects: int, env_kwargs: dict, num_workers: int | None = None,
                  envs_per_batch: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
                  start_method: str = "spawn", spin: float | None = None, final_observations: bool = False):
         if not hasattr(select, "poll"):
@@ -77,7 +77,7 @@ class Multiprocessing(Pool):
         # Stops the workers when this object is garbage-collected or at interpreter exit, whichever first.
         self._finalizer = weakref.finalize(self, stop_workers, self._procs, self._commands, self._replies,
                                            self._inline_envs)
-        super().__init__(creator, num_envs, env_kwargs, num_workers, envs_per_batch, seed, timeout, spin,
+        super().__init__(creator, num_env_objects, env_kwargs, num_workers, envs_per_batch, seed, timeout, spin,
                          final_observations)
         self._inline_result: tuple | None = None  # (ok, result or traceback) of the last inline command
         self._poller = select.poll()
@@ -307,8 +307,9 @@ def stop_workers(procs: dict, commands: dict, replies: dict, inline_envs: list) 
 
 
 # -- the worker process ---------------------------------------------------------------------------------------
-def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_envs, agents_per_env, observation_space,
-                action_space, num_agents, parent_pid, die_with_parent, spin, final_observations=False):
+def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_env_objects, agents_per_env,
+                observation_space, action_space, num_agents, parent_pid, die_with_parent, spin,
+                final_observations=False):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the main process, which stops us
     if die_with_parent:
         set_parent_death_signal(parent_pid)
@@ -319,7 +320,7 @@ def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_e
             buffers = buf.allocate(observation_space, action_space, num_agents, memory, zero=False,
                                    final_observations=final_observations)
             a = agents_per_env
-            for i in range(first_env, first_env + num_envs):
+            for i in range(first_env, first_env + num_env_objects):
                 envs.append(creator(buffers=buffers[i * a:(i + 1) * a], **env_kwargs))
             os.write(reply_fd, OK)
         except Exception:

@@ -83,42 +83,42 @@ class Spinner:
         return result
 
 
-def default_workers(num_envs: int, limit: int) -> int:
-    """The most workers, at most `limit`, that split num_envs evenly."""
-    return max(w for w in range(1, min(num_envs, limit) + 1) if num_envs % w == 0)
+def default_workers(num_env_objects: int, limit: int) -> int:
+    """The most workers, at most `limit`, that split num_env_objects evenly."""
+    return max(w for w in range(1, min(num_env_objects, limit) + 1) if num_env_objects % w == 0)
 
 
 class Pool(PufferEnv):
     worker_name = "worker"  # "thread" in the threads backend, for messages
     supports_final_observations = True  # each env gets its rows of the buffer and checks for itself
 
-    def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None, envs_per_batch: int | None,
-                 seed: int | None, timeout: float | None, spin: float | None, final_observations: bool = False):
+    def __init__(self, creator, num_env_objects: int, env_kwargs: dict, num_workers: int | None,
+                 envs_per_batch: int | None, seed: int | None, timeout: float | None, spin: float | None,
+                 final_observations: bool = False):
         # Sizes first, each O(1): nothing is built or started for a request that cannot work.
-        num_envs = validate.count(num_envs, "num_envs")
-        if num_workers is None:  # as many as cores (and as divide num_envs)
-            num_workers = default_workers(num_envs, usable_cores())
+        n = num_env_objects = validate.count(num_env_objects, "num_env_objects")
+        if num_workers is None:  # as many as cores (and as divide num_env_objects)
+            num_workers = default_workers(n, usable_cores())
         num_workers = validate.count(num_workers, "num_workers")
-        if num_workers > num_envs:
-            raise ConfigError(f"num_workers={num_workers} is more than num_envs={num_envs}: every worker steps at "
-                              "least one env. Use fewer workers or more envs.")
-        if num_envs % num_workers:
-            lower = num_envs - num_envs % num_workers
-            upper = lower + num_workers
-            divisor = validate.nearest_divisor(num_envs, num_workers)
-            raise ConfigError(f"num_envs={num_envs} is not divisible by num_workers={num_workers}: every worker "
-                              f"steps an equal group of envs. Use num_workers={divisor} (a divisor of num_envs), "
-                              f"or num_envs={lower or upper}"
-                              f"{f' or {upper}' if lower else ''} (multiples of num_workers).")
+        if num_workers > n:
+            raise ConfigError(f"num_workers={num_workers} is more than num_env_objects={n}: every worker steps at "
+                              "least one env object. Use fewer workers or more env objects.")
+        if n % num_workers:
+            lower = n - n % num_workers
+            raise ConfigError(f"num_env_objects={n} is not divisible by num_workers={num_workers}: every worker "
+                              f"steps an equal group of env objects. Use num_workers="
+                              f"{validate.nearest_divisor(n, num_workers)} (a divisor of num_env_objects), or "
+                              f"num_env_objects={lower or lower + num_workers}"
+                              f"{f' or {lower + num_workers}' if lower else ''} (multiples of num_workers).")
         self._check_worker_limit(num_workers)
-        envs_per_worker = num_envs // num_workers
+        envs_per_worker = n // num_workers
         if envs_per_batch is None:
-            envs_per_batch = num_envs
+            envs_per_batch = n
         if (isinstance(envs_per_batch, (bool, np.bool_)) or not isinstance(envs_per_batch, (int, np.integer))
-                or not 1 <= envs_per_batch <= num_envs or envs_per_batch % envs_per_worker):
-            raise ConfigError(f"envs_per_batch={envs_per_batch!r} must be a multiple of the envs per worker "
-                              f"({num_envs} envs / {num_workers} workers = {envs_per_worker}) and at most "
-                              f"num_envs={num_envs}; leave it unset to step every env together")
+                or not 1 <= envs_per_batch <= n or envs_per_batch % envs_per_worker):
+            raise ConfigError(f"envs_per_batch={envs_per_batch!r} must be a multiple of the env objects per worker "
+                              f"({n} / {num_workers} workers = {envs_per_worker}) and at most num_env_objects={n}; "
+                              "leave it unset to step every env object together")
         envs_per_batch = int(envs_per_batch)
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ConfigError(f"timeout must be a positive number of seconds or None (wait forever), got {timeout!r}")
@@ -127,16 +127,16 @@ class Pool(PufferEnv):
 
         self.env_releases_gil = probe(self, creator, env_kwargs)
 
-        self.num_envs = num_envs
-        self.seeds_per_reset = num_envs
+        self.num_env_objects = num_env_objects
+        self.seeds_per_reset = num_env_objects
         self.num_workers = num_workers
         self.envs_per_worker = envs_per_worker
         self.envs_per_batch = envs_per_batch
         self.batch_workers = envs_per_batch // envs_per_worker
         self.rows_per_worker = envs_per_worker * self.agents_per_env
-        self.num_agents = num_envs * self.agents_per_env
+        self.num_agents = num_env_objects * self.agents_per_env
         self.timeout = timeout
-        self.seed = validate.seed(seed, count=num_envs)
+        self.seed = validate.seed(seed, count=num_env_objects)
         self.keeps_final_observations = bool(final_observations)  # a final_observations buffer, in every worker
         # Sync mode: the caller steps group 0 itself. Async: recv must not block on stepping, so it doesn't.
         self._inline = 0 if self.batch_workers == num_workers else None

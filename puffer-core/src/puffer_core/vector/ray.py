@@ -1,7 +1,7 @@
 """The Ray backend: W Ray actors, each owning a contiguous group of whole env objects, on one machine
 or on many.
 
-    vec = puffer_core.vector.make("pong", backend="ray", num_envs=8, num_workers=4, seed=0,
+    vec = puffer_core.vector.make("pong", backend="ray", num_env_objects=8, num_workers=4, seed=0,
                                   address="auto")   # or None: a local ray.init()
 
 Each actor builds its envs on buffers of its own (the rows of its agents) and steps them in place in
@@ -9,7 +9,7 @@ its process, as a multiprocessing worker does; what crosses the wire is one batc
 command: the actor's actions in, its observations, rewards, terminals, truncations and masks out
 (numpy arrays, which Ray moves through its shared-memory object store on the same node). The caller
 copies each reply into its own buffers, so a PufferEnv on this backend looks like any other: the six
-buffers, `step`, EnvPool-style `recv`/`send` (`envs_per_batch` < `num_envs`), Log sums per actor summed
+buffers, `step`, EnvPool-style `recv`/`send` (`envs_per_batch` < `num_env_objects`), Log sums per actor summed
 exactly, and env i seeded with seed + i.
 
 Ray is an optional dependency (`pip install puffer-core[ray]`), imported only when this backend is
@@ -56,15 +56,15 @@ def check_temp_dir() -> None:
 class EnvActor:
     """What each Ray actor runs: `envs_per_actor` env objects on buffers holding only its own rows."""
 
-    def __init__(self, creator, env_kwargs: dict, first_env: int, num_envs: int, agents_per_env: int,
+    def __init__(self, creator, env_kwargs: dict, first_env: int, num_env_objects: int, agents_per_env: int,
                  observation_space, action_space, final_observations: bool):
         import ray
 
         self.first_env = first_env
-        self.buffers = buf.allocate(observation_space, action_space, num_envs * agents_per_env,
+        self.buffers = buf.allocate(observation_space, action_space, num_env_objects * agents_per_env,
                                     final_observations=final_observations)
         a = agents_per_env
-        self.envs = [creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs) for i in range(num_envs)]
+        self.envs = [creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs) for i in range(num_env_objects)]
         self.where = {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
 
     def whereabouts(self) -> dict:
@@ -95,7 +95,7 @@ class Ray(Pool):
 
     worker_name = "actor"
 
-    def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
+    def __init__(self, creator, num_env_objects: int, env_kwargs: dict, num_workers: int | None = None,
                  envs_per_batch: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
                  address: str | None = None, actor_options: dict | None = None, ray_init: dict | None = None,
                  final_observations: bool = False):
@@ -109,7 +109,7 @@ class Ray(Pool):
         self._calls: dict = {}  # ObjectRef -> worker of every command in flight
         self._where: dict[int, dict] = {}
         self._names: list[str] = []
-        super().__init__(creator, num_envs, env_kwargs, num_workers, envs_per_batch, seed, timeout, 0.0,
+        super().__init__(creator, num_env_objects, env_kwargs, num_workers, envs_per_batch, seed, timeout, 0.0,
                          final_observations)
         self._inline = None  # every group lives in an actor, never in the caller
         try:

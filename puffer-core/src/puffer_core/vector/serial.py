@@ -26,17 +26,17 @@ def probe(vec: PufferEnv, creator, kwargs) -> bool:
 class Serial(PufferEnv):
     supports_final_observations = True  # each env gets its rows of the buffer and checks for itself
 
-    def __init__(self, creator, num_envs: int, env_kwargs: dict, seed: int | None = None,
+    def __init__(self, creator, num_env_objects: int, env_kwargs: dict, seed: int | None = None,
                  final_observations: bool = False):
         self.releases_gil = probe(self, creator, env_kwargs)
-        self.num_envs = num_envs
-        self.seeds_per_reset = num_envs
-        self.num_agents = num_envs * self.agents_per_env
+        self.num_env_objects = num_env_objects
+        self.seeds_per_reset = num_env_objects
+        self.num_agents = num_env_objects * self.agents_per_env
         # Each env gets its rows of every buffer, final_observations included when on.
         super().__init__(buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents,
                                       final_observations=final_observations))
         a = self.agents_per_env
-        self.envs = [creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs) for i in range(num_envs)]
+        self.envs = [creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs) for i in range(num_env_objects)]
         self.seed = seed
 
     def _reset(self, seed):

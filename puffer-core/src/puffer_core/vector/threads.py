@@ -1,6 +1,6 @@
 """The threads backend: W Python threads in this process each step a contiguous group of envs, in parallel.
 
-    vec = puffer_core.vector.make("pong", backend="threads", num_envs=4, num_workers=4, seed=0)
+    vec = puffer_core.vector.make("pong", backend="threads", num_env_objects=4, num_workers=4, seed=0)
 
 Threads only run in parallel while an env's step releases the GIL, as the C envs' vector loops do
 (`releases_gil = True`), so other envs are refused: use the multiprocessing backend for them.
@@ -56,10 +56,10 @@ class Threads(Pool):
 
     worker_name = "thread"
 
-    def __init__(self, creator, num_envs: int, env_kwargs: dict, num_workers: int | None = None,
+    def __init__(self, creator, num_env_objects: int, env_kwargs: dict, num_workers: int | None = None,
                  envs_per_batch: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
                  spin: float | None = None, final_observations: bool = False):
-        super().__init__(creator, num_envs, env_kwargs, num_workers, envs_per_batch, seed, timeout, spin,
+        super().__init__(creator, num_env_objects, env_kwargs, num_workers, envs_per_batch, seed, timeout, spin,
                          final_observations)
         if not self.env_releases_gil:
             raise ConfigError(f"the threads backend needs envs whose step releases the GIL (C envs, "
