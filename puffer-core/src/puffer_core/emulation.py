@@ -223,14 +223,6 @@ def numeric_info(info: dict) -> dict:
 NOT_RESET, CLOSED = "step() was called before reset(): call reset() first", "it was closed: make a new one"
 
 
-def _unusable(env, why: str) -> StateError:
-    """The error for using an emulated env in the wrong state (before reset, after close), checked here so the
-    wrapped env's own errors (gymnasium's ResetNeeded, or none at all after close) never reach the user."""
-    spec = getattr(env.env, "spec", None)
-    name = getattr(spec, "id", None) or type(env.env).__name__
-    return StateError(f"{type(env).__name__} of {name}: {why}")
-
-
 def _make(env_creator, kind: str, check: Callable[[object], bool]):
     env = env_creator if check(env_creator) else None
     if env is None:
@@ -242,41 +234,64 @@ def _make(env_creator, kind: str, check: Callable[[object], bool]):
     return env
 
 
+class _Emulated(PufferEnv):
+    """What both emulations share: the wrapped env and its flattened spaces, a writer and an action reader
+    per agent row (bound once: the step is the hot path of every emulated env), and the state checks."""
+
+    supports_final_observations = True
+
+    def _wrap(self, env, observation_space, action_space, num_agents: int, buffers, final_observations: bool):
+        self.env = env
+        self.original_observation_space, self.original_action_space = observation_space, action_space
+        self.single_observation_space = flat_observation_space(observation_space)
+        self.single_action_space = flat_action_space(action_space)
+        self.num_agents = num_agents
+        self.render_mode = getattr(env, "render_mode", None)
+        PufferEnv.__init__(self, buffers, final_observations)
+        rows = range(num_agents)
+        self._writers = [_ObsWriter(observation_space, self.observations[i, ...]).write for i in rows]
+        self._final_writers = (None if self.final_observations is None else
+                               [_ObsWriter(observation_space, self.final_observations[i, ...]).write for i in rows])
+        self._actions = [_action_reader(action_space, self.actions[i, ...]) for i in rows]
+        self.stats = LogAccumulator(self.log_fields)
+        self._not_ready: str | None = NOT_RESET  # why step() cannot run now (None: it can)
+
+    def _check_state(self, resetting: bool) -> None:
+        """Refuse use in the wrong state (before reset, after close) here, so the wrapped env's own errors
+        (gymnasium's ResetNeeded, or none at all after close) never reach the user."""
+        if self._not_ready is CLOSED or (self._not_ready and not resetting):
+            spec = getattr(self.env, "spec", None)
+            name = getattr(spec, "id", None) or type(self.env).__name__
+            raise StateError(f"{type(self).__name__} of {name}: {self._not_ready}")
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self._not_ready = CLOSED
+        self.env.close()
+
+
 # -- Gymnasium -> PufferEnv ------------------------------------------------------------------------
 
-class GymnasiumPufferEnv(PufferEnv):
+class GymnasiumPufferEnv(_Emulated):
     """One Gymnasium env as a PufferEnv with one agent (see the module docstring for the conversions).
 
     `env_creator` is a gymnasium.Env or a callable returning one. `env` is the Gymnasium env;
     `original_observation_space` / `original_action_space` are its spaces before flattening.
     """
 
-    supports_final_observations = True
-
     def __init__(self, env_creator, buffers=None, final_observations: bool = False):
-        self.env = _make(env_creator, "gymnasium.Env", lambda e: isinstance(e, gymnasium.Env))
-        self.original_observation_space = self.env.observation_space
-        self.original_action_space = self.env.action_space
-        self.single_observation_space = flat_observation_space(self.original_observation_space)
-        self.single_action_space = flat_action_space(self.original_action_space)
-        self.num_agents = 1
-        self.render_mode = getattr(self.env, "render_mode", None)
-        super().__init__(buffers, final_observations)
-        # Bound once: the step below is the hot path of every emulated env.
-        self._write = _ObsWriter(self.original_observation_space, self.observations[0, ...]).write
-        self._write_final = (None if self.final_observations is None else
-                             _ObsWriter(self.original_observation_space, self.final_observations[0, ...]).write)
-        self._action = _action_reader(self.original_action_space, self.actions[0, ...])
-        self._env_step, self._env_reset = self.env.step, self.env.reset
-        self.stats = LogAccumulator(self.log_fields)
+        env = _make(env_creator, "gymnasium.Env", lambda e: isinstance(e, gymnasium.Env))
+        self._wrap(env, env.observation_space, env.action_space, 1, buffers, final_observations)
+        self._write, self._write_final = self._writers[0], self._final_writers and self._final_writers[0]
+        self._action, self._env_step, self._env_reset = self._actions[0], env.step, env.reset
         self._return, self._length = 0.0, 0
         # Finished episodes summed in Python floats, moved into the LogAccumulator when the log is read.
         self._episodes, self._sum_return, self._sum_length = 0, 0.0, 0
-        self._not_ready: str | None = NOT_RESET  # why step() cannot run now (None: it can)
 
     def _reset(self, seed):
-        if self._not_ready is CLOSED:
-            raise _unusable(self, CLOSED)
+        self._check_state(resetting=True)
         obs, info = self.env.reset(seed=seed)
         self._not_ready = None
         self._write(obs)
@@ -289,7 +304,7 @@ class GymnasiumPufferEnv(PufferEnv):
 
     def _step(self):
         if self._not_ready:
-            raise _unusable(self, self._not_ready)
+            self._check_state(resetting=False)
         obs, reward, terminated, truncated, info = self._env_step(self._action())
         self.rewards[0] = reward
         self.terminals[0] = terminated
@@ -314,13 +329,6 @@ class GymnasiumPufferEnv(PufferEnv):
             self._episodes, self._sum_return, self._sum_length = 0, 0.0, 0
         return self.stats.pop()
 
-    def render(self):
-        return self.env.render()
-
-    def close(self) -> None:
-        self._not_ready = CLOSED
-        self.env.close()
-
 
 def make_gymnasium(env_id: str, buffers=None, final_observations: bool = False, **kwargs) -> GymnasiumPufferEnv:
     """`gymnasium.make(env_id, **kwargs)` as a PufferEnv: what `puffer_core.make("gym:<id>")` calls."""
@@ -343,7 +351,7 @@ def _is_parallel_env(env) -> bool:
         hasattr(env, name) for name in ("possible_agents", "observation_space", "action_space", "step"))
 
 
-class PettingZooPufferEnv(PufferEnv):
+class PettingZooPufferEnv(_Emulated):
     """A PettingZoo ParallelEnv as a PufferEnv with one row per `possible_agents` entry, in that order.
 
     A row's mask is 1 while its agent takes part in the episode (including the step on which it finishes);
@@ -353,39 +361,23 @@ class PettingZooPufferEnv(PufferEnv):
     space and one action space. `log()` averages over finished agent-episodes.
     """
 
-    supports_final_observations = True
-
     def __init__(self, env_creator, buffers=None, final_observations: bool = False):
-        self.env = _make(env_creator, "PettingZoo ParallelEnv", _is_parallel_env)
-        self.possible_agents = list(self.env.possible_agents)
+        env = _make(env_creator, "PettingZoo ParallelEnv", _is_parallel_env)
+        self.possible_agents = list(env.possible_agents)
         if not self.possible_agents:
             raise SpaceError("the PettingZoo env has no possible_agents; Puffer needs the full agent list up front")
         first = self.possible_agents[0]
-        self.original_observation_space = self.env.observation_space(first)
-        self.original_action_space = self.env.action_space(first)
+        spaces_of = {"observation": env.observation_space, "action": env.action_space}
         for agent in self.possible_agents[1:]:
-            for kind, space in (("observation", self.original_observation_space),
-                                ("action", self.original_action_space)):
-                if getattr(self.env, f"{kind}_space")(agent) != space:
+            for kind, space_of in spaces_of.items():
+                if space_of(agent) != space_of(first):
                     raise SpaceError(f"agent {agent!r} has a different {kind} space than {first!r}; Puffer gives "
                                      "every agent one buffer row, so all agents must share their spaces (pad them)")
-        self.single_observation_space = flat_observation_space(self.original_observation_space)
-        self.single_action_space = flat_action_space(self.original_action_space)
-        self.num_agents = len(self.possible_agents)
-        self.render_mode = getattr(self.env, "render_mode", None)
-        super().__init__(buffers, final_observations)
+        self._wrap(env, env.observation_space(first), env.action_space(first), len(self.possible_agents), buffers,
+                   final_observations)
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
-        self._writers = [_ObsWriter(self.original_observation_space, self.observations[i, ...]).write
-                         for i in range(self.num_agents)]
-        self._final_writers = (None if self.final_observations is None else
-                               [_ObsWriter(self.original_observation_space, self.final_observations[i, ...]).write
-                                for i in range(self.num_agents)])
-        self._actions = [_action_reader(self.original_action_space, self.actions[i, ...])
-                         for i in range(self.num_agents)]
-        self.stats = LogAccumulator(self.log_fields)
         self._returns = np.zeros(self.num_agents)
         self._lengths = np.zeros(self.num_agents, np.int64)
-        self._not_ready: str | None = NOT_RESET  # why step() cannot run now (None: it can)
 
     def _write_new_episode(self, obs) -> None:
         for i, agent in enumerate(self.possible_agents):
@@ -398,8 +390,7 @@ class PettingZooPufferEnv(PufferEnv):
         self._lengths[:] = 0
 
     def _reset(self, seed):
-        if self._not_ready is CLOSED:
-            raise _unusable(self, CLOSED)
+        self._check_state(resetting=True)
         obs, infos = self.env.reset(seed=seed)
         self._not_ready = None
         self.rewards[:] = 0
@@ -411,7 +402,7 @@ class PettingZooPufferEnv(PufferEnv):
 
     def _step(self):
         if self._not_ready:
-            raise _unusable(self, self._not_ready)
+            self._check_state(resetting=False)
         try:
             actions = {agent: self._actions[self._index[agent]]() for agent in self.env.agents}
         except KeyError as e:
@@ -449,13 +440,6 @@ class PettingZooPufferEnv(PufferEnv):
 
     def pop_log_sums(self) -> np.ndarray:
         return self.stats.pop()
-
-    def render(self):
-        return self.env.render()
-
-    def close(self) -> None:
-        self._not_ready = CLOSED
-        self.env.close()
 
 
 # -- PufferEnv -> gymnasium.vector.VectorEnv -------------------------------------------------------

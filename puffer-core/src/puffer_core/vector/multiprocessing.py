@@ -1,29 +1,18 @@
 """The multiprocessing backend: W workers step contiguous groups of envs in place, on buffers in
 shared memory.
 
-    vec = puffer_core.vector.make("pong", backend="multiprocessing", num_env_objects=8, num_workers=2, seed=0)
+    vec = puffer_core.vector.make("pong", backend="multiprocessing", num_env_objects=8, num_workers=2)
 
-In sync mode (no envs_per_batch) the calling process is worker 0: it steps group 0 itself while W - 1
-worker processes step the others, as the threads backend does, so W workers need W processes, not
-W + 1, and one hand-off per step leaves the critical path. In async mode (EnvPool-style batches)
-the caller must be free to run its policy while envs step, so all W workers are processes.
+In sync mode the calling process is worker 0 and steps group 0 itself, so W workers need W - 1
+processes; in async mode (EnvPool-style batches) the caller runs its policy meanwhile, so all W are
+processes. Shared memory is a multiprocessing heap arena, a temporary file unlinked at once and
+passed to the workers as a descriptor: nothing is left behind however the processes end. Workers
+start with "spawn" (default) or "forkserver", never "fork".
 
-Shared memory is a multiprocessing heap arena: a temporary file (in /dev/shm on Linux) that is
-unlinked as soon as it is created and reaches the workers as a file descriptor, so nothing is left
-behind however the processes end, kill -9 included. Workers start with "spawn" (default) or
-"forkserver", which work on Linux and macOS and never copy the parent's threads or locks.
-
-Per step the main process writes one byte to each worker's command pipe and reads one byte back from
-its reply pipe (plain pipes wake the other side faster than socket pairs). Waking a process that
-sleeps in poll costs more than stepping a fast env, so each side first polls its pipe without
-sleeping for up to `spin` seconds (pool.Spinner), and only then blocks. Spinning happens only when
-every process that steps envs has a core of its own: with no spare core it would steal the core
-the other side needs to finish, so there both sides block at once.
-
-Every wait also watches the workers' process sentinels and a deadline, so a worker that raises, dies
-or hangs becomes a WorkerError naming it, and the backend shuts down without leftovers. An env of
-group 0 that raises in sync mode is a WorkerError too; one that crashes takes this process with it,
-as in the serial backend.
+Per step one byte goes down each worker's command pipe and one comes back on its reply pipe, each
+side polling for up to `spin` seconds (pool.Spinner) before blocking. Every wait also watches the
+workers' sentinels and a deadline, so a worker that raises, dies or hangs is a WorkerError naming
+it, and the backend shuts down without leftovers.
 """
 
 from __future__ import annotations
@@ -45,6 +34,7 @@ from .. import buffers as buf
 from .. import validate
 from ..errors import ConfigError
 from .pool import CLOSE, STEP, Pool, Spinner, execute
+from .serial import make_envs
 
 OK, DATA, ERROR = b"o", b"d", b"e"  # worker replies: done / done, a pickled result follows / a traceback follows
 START_TIMEOUT = 60.0  # the least time workers get to import and build their envs
@@ -55,8 +45,6 @@ class Multiprocessing(Pool):
     Backend kwargs: `timeout` (seconds any worker may take for one command before it counts as hung;
     None waits forever), `start_method` ("spawn" or "forkserver") and `spin` (seconds to poll before
     sleeping; default 1 ms when the stepping processes fit on this machine's cores, else 0)."""
-
-    worker_name = "worker"
 
     def __init__(self, creator, num_env_objects: int, env_kwargs: dict, num_workers: int | None = None,
                  envs_per_batch: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
@@ -150,12 +138,9 @@ class Multiprocessing(Pool):
             self._doing[w] = "start"
         self._running.update(self._procs)
         if self._inline is not None:  # while the worker processes start
-            a, e = self.agents_per_env, self.envs_per_worker
-            self._inline_envs.extend(creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs)
-                                     for i in range(self._inline * e, (self._inline + 1) * e))
-        deadline = None if self.timeout is None else time.monotonic() + max(self.timeout, START_TIMEOUT)
-        while self._running:
-            self._finish_one_or_more(deadline)
+            self._inline_envs.extend(make_envs(creator, env_kwargs, self.buffers, self.agents_per_env,
+                                               self._inline * self.envs_per_worker, self.envs_per_worker))
+        self._wait_started(START_TIMEOUT)
 
     @property
     def pids(self) -> list[int]:
@@ -221,10 +206,7 @@ class Multiprocessing(Pool):
         poll = self._poller.poll
         events = self._spinner.wait(lambda: poll(0), lambda: poll(ms))
         if not events:
-            hung = sorted(self._running)
-            self._fail(f"{'; '.join(self.where(w) for w in hung)} did not finish {self._doing[hung[0]]} within "
-                       f"{self.timeout} s and looks hung. Raise the backend's timeout if its envs are just slow "
-                       "(timeout=None waits forever).")
+            self._fail(self._hung(sorted(self._running)))
         done = []
         for fd, _ in events:
             w, is_sentinel = self._owner[fd]
@@ -319,9 +301,7 @@ def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_e
         try:
             buffers = buf.allocate(observation_space, action_space, num_agents, memory, zero=False,
                                    final_observations=final_observations)
-            a = agents_per_env
-            for i in range(first_env, first_env + num_env_objects):
-                envs.append(creator(buffers=buffers[i * a:(i + 1) * a], **env_kwargs))
+            envs.extend(make_envs(creator, env_kwargs, buffers, agents_per_env, first_env, num_env_objects))
             os.write(reply_fd, OK)
         except Exception:
             reply_error(replies)

@@ -188,6 +188,19 @@ class Pool(PufferEnv):
         return (f"{self.worker_name} {w} (envs {e}..{e + self.envs_per_worker - 1}, "
                 f"agent rows {r}..{r + self.rows_per_worker - 1})")
 
+    def _hung(self, workers, why: str = "") -> str:
+        return (f"{'; '.join(self.where(w) for w in workers)} did not finish {self._doing[workers[0]]} within "
+                f"{self.timeout} s and looks hung{why}. Raise the backend's timeout if its envs are just slow "
+                "(timeout=None waits forever).")
+
+    def _wait_started(self, least: float) -> dict[int, object]:
+        """Wait for the workers started by a subclass's launch, giving them at least `least` seconds."""
+        deadline = None if self.timeout is None else time.monotonic() + max(self.timeout, least)
+        results = {}
+        while self._running:
+            results.update(self._finish_one_or_more(deadline))
+        return results
+
     def _fail(self, message: str):
         """Close everything and raise: a backend with a failed worker is in an unknown state."""
         self._closed = f"it was closed after an error: {message.splitlines()[0]}"

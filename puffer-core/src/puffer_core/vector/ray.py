@@ -29,6 +29,7 @@ import numpy as np
 from .. import buffers as buf
 from ..errors import ConfigError
 from .pool import RESET, STEP, Pool, execute
+from .serial import make_envs
 
 START_TIMEOUT = 120.0  # the least time actors get to be scheduled, import and build their envs
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the tracebacks it carries
@@ -63,8 +64,7 @@ class EnvActor:
         self.first_env = first_env
         self.buffers = buf.allocate(observation_space, action_space, num_env_objects * agents_per_env,
                                     final_observations=final_observations)
-        a = agents_per_env
-        self.envs = [creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs) for i in range(num_env_objects)]
+        self.envs = make_envs(creator, env_kwargs, self.buffers, agents_per_env, 0, num_env_objects)
         self.where = {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
 
     def whereabouts(self) -> dict:
@@ -133,11 +133,7 @@ class Ray(Pool):
             self._calls[actor.whereabouts.remote()] = w
             self._doing[w] = "start"
         self._running.update(self._actors)
-        timeout = None if self.timeout is None else max(self.timeout, START_TIMEOUT)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._running:
-            for w, where in self._finish_one_or_more(deadline):
-                self._where[w] = where
+        self._where.update(self._wait_started(START_TIMEOUT))
 
     @property
     def actor_names(self) -> list[str]:
@@ -170,10 +166,8 @@ class Ray(Pool):
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         ready, _ = ray.wait(list(self._calls), num_returns=1, timeout=timeout)
         if not ready:
-            hung = sorted(self._running)
-            self._fail(f"{'; '.join(self.where(w) for w in hung)} did not finish {self._doing[hung[0]]} within "
-                       f"{self.timeout} s and looks hung (or the cluster has no room for it: each actor asks for "
-                       f"actor_options such as num_cpus). Raise the backend's timeout if its envs are just slow.")
+            self._fail(self._hung(sorted(self._running), " (or the cluster has no room for it: each actor asks "
+                                  "for actor_options such as num_cpus)"))
         done = []
         for ref in ready:
             w = self._calls.pop(ref)

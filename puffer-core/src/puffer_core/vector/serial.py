@@ -23,6 +23,12 @@ def probe(vec: PufferEnv, creator, kwargs) -> bool:
         first.close()
 
 
+def make_envs(creator, kwargs: dict, buffers: buf.Buffers, agents_per_env: int, first: int, count: int) -> list:
+    """Env objects first..first+count-1, env i on agent rows [i * agents_per_env, (i + 1) * agents_per_env)."""
+    a = agents_per_env
+    return [creator(buffers=buffers[i * a:(i + 1) * a], **kwargs) for i in range(first, first + count)]
+
+
 class Serial(PufferEnv):
     supports_final_observations = True  # each env gets its rows of the buffer and checks for itself
 
@@ -35,8 +41,7 @@ class Serial(PufferEnv):
         # Each env gets its rows of every buffer, final_observations included when on.
         super().__init__(buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents,
                                       final_observations=final_observations))
-        a = self.agents_per_env
-        self.envs = [creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs) for i in range(num_env_objects)]
+        self.envs = make_envs(creator, env_kwargs, self.buffers, self.agents_per_env, 0, num_env_objects)
         self.seed = seed
 
     def _reset(self, seed):

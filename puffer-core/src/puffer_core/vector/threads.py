@@ -2,32 +2,18 @@
 
     vec = puffer_core.vector.make("pong", backend="threads", num_env_objects=4, num_workers=4, seed=0)
 
-Threads only run in parallel while an env's step releases the GIL, as the C envs' vector loops do
-(`releases_gil = True`), so other envs are refused: use the multiprocessing backend for them.
-No shared memory, no pickling, no process start-up: the cheapest way to use every core with C envs.
+Threads run in parallel only while a step releases the GIL, as the C envs' vector loops do
+(`releases_gil = True`); other envs are refused. In sync mode the calling thread steps group 0
+itself. Commands and results travel on queues, polled for up to `spin` seconds (pool.Spinner)
+before blocking. Because a thread waiting for the GIL sleeps, sync steps of C envs (those with
+`_serve`/`_open_gate`/`_wait_gate`) skip Python: each thread serves its group's steps in C from a
+small "gate" array, with the GIL released, until idle for `spin` (puffer-envs'
+include/puffer_vec.h); every other command goes through the queues.
 
-In sync mode (no envs_per_batch) the calling thread steps worker 0's group itself while the other
-threads step theirs, which saves one hand-off per step. Commands and results travel on queues; each
-side yields its core (os.sched_yield, which also lets the other thread take the GIL) while checking
-its queue for up to `spin` seconds before blocking on it, because a thread that has gone to sleep
-takes tens of microseconds to wake on a VM. As in the multiprocessing backend, that is only done
-while waits are short and every busy thread has a core of its own.
-
-Even so, a thread that wants the GIL while another holds it sleeps until it is released, and on a
-VM that wake-up costs tens of microseconds per step. So when every env has `_serve`/`_open_gate`/
-`_wait_gate` (the C envs of puffer-envs; one class per group), sync steps skip Python altogether:
-each thread serves steps of its whole group in C, spinning on a small "gate" array with the GIL
-released, and the caller publishes a step number there and waits for it in C too (puffer-envs'
-include/puffer_vec.h, "step serving"). A thread idle for longer than `spin` leaves C and blocks on
-its queue again, where the caller wakes it; every other command (reset, log, render, close) travels
-on the queues as before.
-An exception in a thread becomes a WorkerError with its traceback. A thread stuck in an env's step
-cannot be killed: after the timeout the backend raises and is closed, and that thread is left
-running as a daemon (its envs are not closed, since it may still be using them). Group 0's step in
-sync mode runs in the calling thread, where no timeout can interrupt it.
-Ctrl-C in the middle of a call keeps the threads: the call raises KeyboardInterrupt, step() then asks
-for a reset(), and reset() goes on with the same threads. Each finishes what it was doing before it
-runs the next command, and the late replies to the interrupted call carry an old epoch and are dropped.
+An exception in a thread is a WorkerError with its traceback. A thread stuck in a step cannot be
+killed: after the timeout the backend raises and closes, leaving that thread running as a daemon
+with its envs open. Ctrl-C mid-call keeps the threads: step() then asks for a reset(), and the late
+replies to the interrupted call carry an old epoch and are dropped.
 """
 
 from __future__ import annotations
@@ -44,6 +30,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .pool import CLOSE, STEP, Pool, Spinner, execute
+from .serial import make_envs
 
 SERVE = b"g"  # to a thread: serve steps from your gate until idle (see the module docstring)
 
@@ -65,9 +52,9 @@ class Threads(Pool):
             raise ConfigError(f"the threads backend needs envs whose step releases the GIL (C envs, "
                               f"releases_gil = True); {creator!r} holds it, so threads would step one at a "
                               "time. Use backend='multiprocessing' (or 'serial').")
-        a, e = self.agents_per_env, self.envs_per_worker
-        self.groups = [[creator(buffers=self.buffers[i * a:(i + 1) * a], **env_kwargs)
-                        for i in range(w * e, (w + 1) * e)] for w in range(self.num_workers)]
+        e = self.envs_per_worker
+        self.groups = [make_envs(creator, env_kwargs, self.buffers, self.agents_per_env, w * e, e)
+                       for w in range(self.num_workers)]
         self._done: queue.SimpleQueue = queue.SimpleQueue()  # (epoch, worker, ok, result or traceback)
         self._epoch = 0  # bumped by an interrupted call: replies to its commands come late and are dropped
         self._spinner = Spinner(self.spin, os.sched_yield)
@@ -123,11 +110,6 @@ class Threads(Pool):
                 if deadline is not None and time.monotonic() > deadline:
                     self._fail(self._hung([w]))
             self._done.put((self._epoch, w, True, None))
-
-    def _hung(self, workers) -> str:
-        return (f"{'; '.join(self.where(w) for w in workers)} did not finish {self._doing[workers[0]]} within "
-                f"{self.timeout} s and looks hung. Raise the backend's timeout if its envs are just slow "
-                "(timeout=None waits forever).")
 
     def _wait_done(self, deadline):
         done = self._done
