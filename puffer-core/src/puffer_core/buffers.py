@@ -33,10 +33,12 @@ def observation_dtype(space: spaces.Space) -> np.dtype:
                      "wrap the env with puffer_core.emulation to flatten Dict and Tuple spaces")
 
 
-def observation_shape(space: spaces.Space) -> tuple[int, ...]:
-    if isinstance(space, spaces.Discrete):
-        return ()
-    return tuple(space.shape)
+def row_shape(space: spaces.Space) -> tuple[int, ...]:
+    """One agent's row of a buffer: () for Discrete, else the space's shape (observations and actions alike)."""
+    return () if isinstance(space, spaces.Discrete) else tuple(space.shape)
+
+
+observation_shape = action_shape = row_shape
 
 
 def action_dtype(space: spaces.Space) -> np.dtype:
@@ -48,14 +50,9 @@ def action_dtype(space: spaces.Space) -> np.dtype:
                      "wrap the env with puffer_core.emulation to flatten structured action spaces")
 
 
-def action_shape(space: spaces.Space) -> tuple[int, ...]:
-    if isinstance(space, spaces.Discrete):
-        return ()
-    return tuple(space.shape)
-
-
 def action_bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray] | None:
-    """Inclusive [low, high] of valid integer actions, or None for Box (any finite float is accepted)."""
+    """Inclusive [low, high] of a Discrete, MultiDiscrete or MultiBinary space's values (valid integer
+    actions), or None for Box (any finite float is accepted)."""
     if isinstance(space, spaces.Discrete):
         return np.asarray(space.start), np.asarray(space.start + space.n - 1)
     if isinstance(space, spaces.MultiDiscrete):
@@ -124,9 +121,6 @@ def _component(idx: tuple) -> str:
     return f" (component {int(part[0]) if len(part) == 1 else list(map(int, part))})"
 
 
-BUFFER_NAMES = ("observations", "actions", "rewards", "terminals", "truncations", "masks")
-
-
 @dataclass
 class Buffers:
     """One row per agent. Envs write observations/rewards/terminals/truncations/masks and read actions."""
@@ -191,7 +185,9 @@ def allocate(observation_space, action_space, num_agents: int, memory=None, zero
     if memory is None:
         size = nbytes(observation_space, action_space, num_agents, final_observations) + 64
         validate.memory(size, f"the buffers of {num_agents:,} agents")  # before numpy tries (or overcommits)
-        memory = np.zeros(size, np.uint8)
+        memory = np.zeros(size, np.uint8)  # zero already, and its pages untouched until used
+    elif zero:
+        np.frombuffer(memory, np.uint8)[...] = 0
     raw = np.frombuffer(memory, np.uint8)
     offset = (-raw.ctypes.data) % 64
     arrays = {}
@@ -200,11 +196,8 @@ def allocate(observation_space, action_space, num_agents: int, memory=None, zero
         arrays[name] = raw[offset:offset + size].view(dtype).reshape(shape)
         offset += _aligned(size)
     bufs = Buffers(**arrays)
-    if not zero:
-        return bufs
-    for name, _, _ in specs:
-        getattr(bufs, name)[...] = 0
-    bufs.masks[...] = 1
+    if zero:
+        bufs.masks[...] = 1
     return bufs
 
 

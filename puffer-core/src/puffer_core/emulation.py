@@ -4,28 +4,19 @@
     env = PettingZooPufferEnv(lambda: my_parallel_env())                # one row per possible agent
     vec = VectorEnvAdapter(puffer_core.make("pong", num_envs=64))       # a gymnasium.vector.VectorEnv
 
-Observations. Every agent's observation becomes one row of the observation buffer with one dtype:
-  - a Box keeps its shape; float16/float64 are cast to float32 (values beyond float32's range become
-    inf), integer and bool Boxes take the smallest of uint8, int8, int16, int32 that holds their bounds;
-  - Discrete, MultiDiscrete, MultiBinary and any Dict/Tuple nesting of these and Boxes are flattened
-    into one 1-D row (Dict keys in the space's order, Tuple items in order). The row is float32 if any
-    part is a float Box, else the smallest of uint8, int8, int16, int32 that holds every part's bounds
-    (float32 if none does).
-Policies that want the structure back call `unflatten(observations, env.original_observation_space)`,
-which returns the same nesting of dicts/tuples holding views of the batch (no copies), each shaped
-(batch, *part_shape) and in the buffer's dtype. It only slices and reshapes, so a torch tensor of
-observations works as well as a numpy array.
+Observations: each agent's becomes one buffer row of one dtype. A Box keeps its shape (float16/64 cast
+to float32, integer and bool Boxes to the narrowest of uint8, int8, int16, int32 holding their bounds).
+Discrete, MultiDiscrete, MultiBinary and Dict/Tuple nestings of these and Boxes are flattened into a
+1-D row (Dict keys in the space's order), float32 if any part is a float Box, else the narrowest of
+those integer dtypes holding every part's bounds. `unflatten(observations, original_space)` gives the
+structure back as views (no copies; numpy arrays or torch tensors).
 
-Actions. Discrete, MultiDiscrete, MultiBinary and Box action spaces are used as they are (Box actions
-are float32 in the buffer and cast to the env's dtype). A Dict/Tuple of Discrete, MultiDiscrete and
-MultiBinary parts becomes one MultiDiscrete, unflattened back into the env's structure on every step.
+Actions: Discrete, MultiDiscrete, MultiBinary and Box (float32 in the buffer) are used as they are; a
+Dict/Tuple of discrete parts becomes one MultiDiscrete, unflattened into the env's structure per step.
 
-Auto-reset follows the buffer protocol (DESIGN.md): the step that ends an episode reports its reward
-and terminal/truncation, and the observation written is already the new episode's first. `reset(seed=s)`
-resets the underlying env with seed s; the auto-resets after it pass no seed, so the env's own RNG
-carries on, exactly as a plain Gymnasium loop that calls `env.reset()` after each episode. Episode
-returns and lengths are reported through `log()`. Info values that are not numbers or numeric arrays
-(strings, objects) are dropped.
+Auto-reset follows the buffer protocol: the step that ends an episode writes the new episode's first
+observation. The auto-resets after `reset(seed=s)` pass no seed, so the env's RNG carries on as in a
+plain Gymnasium loop. Returns and lengths go through `log()`; non-numeric info values are dropped.
 """
 
 from __future__ import annotations
@@ -40,6 +31,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from . import validate
+from .buffers import action_bounds, row_shape
 from .env import PufferEnv
 from .errors import ConfigError, SpaceError, StateError
 from .logs import LogAccumulator
@@ -65,21 +57,10 @@ def leaves(space: spaces.Space, path: tuple = ()) -> list[tuple[tuple, spaces.Sp
                      "MultiDiscrete and MultiBinary spaces, nested in Dict and Tuple; wrap the env so it uses those")
 
 
-def _leaf_shape(space: spaces.Space) -> tuple[int, ...]:
-    return () if isinstance(space, spaces.Discrete) else tuple(space.shape)
-
-
 def _leaf_bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray]:
     """Inclusive flat (low, high) of one leaf's values, as float64."""
-    if isinstance(space, spaces.Box):
-        return space.low.astype(np.float64).ravel(), space.high.astype(np.float64).ravel()
-    if isinstance(space, spaces.Discrete):
-        return np.array([space.start], np.float64), np.array([space.start + space.n - 1], np.float64)
-    if isinstance(space, spaces.MultiDiscrete):
-        start = np.asarray(space.start, np.float64).ravel()
-        return start, start + np.asarray(space.nvec, np.float64).ravel() - 1
-    size = int(np.prod(space.shape))
-    return np.zeros(size), np.ones(size)
+    low, high = (space.low, space.high) if isinstance(space, spaces.Box) else action_bounds(space)
+    return np.asarray(low, np.float64).ravel(), np.asarray(high, np.float64).ravel()
 
 
 def _dtype_for(parts: list[spaces.Space], low: np.ndarray, high: np.ndarray) -> np.dtype:
@@ -127,7 +108,7 @@ def _offsets(space: spaces.Space) -> list[tuple[tuple, spaces.Space, int, int]]:
     """(path, leaf, start, stop) of every leaf's columns in the flat row."""
     out, start = [], 0
     for path, leaf in leaves(space):
-        stop = start + max(int(np.prod(_leaf_shape(leaf))), 1)
+        stop = start + max(int(np.prod(row_shape(leaf))), 1)
         out.append((path, leaf, start, stop))
         start = stop
     return out
@@ -156,7 +137,7 @@ def unflatten(observations, original_space: spaces.Space):
         if isinstance(leaf, spaces.Discrete):
             values[path] = observations[..., start]
         else:
-            values[path] = observations[..., start:stop].reshape(*lead, *_leaf_shape(leaf))
+            values[path] = observations[..., start:stop].reshape(*lead, *row_shape(leaf))
     return _build(original_space, values)
 
 
@@ -169,7 +150,7 @@ class _ObsWriter:
             self.write = partial(row.__setitem__, Ellipsis)
             return
         # Everything else: a view of the row per leaf, shaped like the leaf.
-        self.parts = [(path, row[start:stop].reshape(_leaf_shape(leaf)))
+        self.parts = [(path, row[start:stop].reshape(row_shape(leaf)))
                       for path, leaf, start, stop in _offsets(space)]
 
     def write(self, obs) -> None:
@@ -209,9 +190,8 @@ def numeric_info(info: dict) -> dict:
     """The numeric part of an info dict: numbers, bools and numeric arrays, nested dicts kept if non-empty."""
     out = {}
     for key, value in info.items():
-        if isinstance(value, (bool, int, float, np.number, np.bool_)):
-            out[key] = value
-        elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        if (isinstance(value, (bool, int, float, np.number, np.bool_))
+                or isinstance(value, np.ndarray) and value.dtype.kind in "biuf"):
             out[key] = value
         elif isinstance(value, dict):
             nested = numeric_info(value)
@@ -224,13 +204,13 @@ NOT_RESET, CLOSED = "step() was called before reset(): call reset() first", "it 
 
 
 def _make(env_creator, kind: str, check: Callable[[object], bool]):
-    env = env_creator if check(env_creator) else None
-    if env is None:
-        if not callable(env_creator):
-            raise ConfigError(f"env_creator must be a {kind} or a callable returning one; got {env_creator!r}")
-        env = env_creator()
-        if not check(env):
-            raise ConfigError(f"env_creator returned {type(env).__name__}, not a {kind}")
+    if check(env_creator):
+        return env_creator
+    if not callable(env_creator):
+        raise ConfigError(f"env_creator must be a {kind} or a callable returning one; got {env_creator!r}")
+    env = env_creator()
+    if not check(env):
+        raise ConfigError(f"env_creator returned {type(env).__name__}, not a {kind}")
     return env
 
 
@@ -448,15 +428,10 @@ class VectorEnvAdapter(gymnasium.vector.VectorEnv):
     """Any PufferEnv (a native env, a vector backend, an emulated env) as a gymnasium.vector.VectorEnv
     with `num_envs = num_agents`.
 
-    Auto-reset is Gymnasium's SAME_STEP mode (metadata["autoreset_mode"]): the step that ends an episode
-    returns the new episode's first observation. When the env keeps final observations (made with
-    `final_observations=True`), infos carry them as Gymnasium's SAME_STEP vector envs do:
-    `infos["final_obs"]` is an object array with the last observation of each row that ended this step
-    (None elsewhere) and `infos["_final_obs"]` the bool mask of those rows. Terminations and truncations
-    are bool arrays, rewards float32. With `copy=True` (the default, as in SyncVectorEnv) the returned
-    arrays are copies; `copy=False` returns the env's live buffers, which the next step overwrites.
-    `reset(seed=s)` seeds agent row i's env with s + i (Puffer's convention, the same as Gymnasium's);
-    a list of seeds is not supported. Gymnasium has no notion of dead agents: rows with mask 0 are zeros.
+    Auto-reset is Gymnasium's SAME_STEP mode; final observations (when the env keeps them) are in
+    `infos["final_obs"]` / `infos["_final_obs"]` as SAME_STEP vector envs give them. `copy=True` (the
+    default, as in SyncVectorEnv) returns copies, `copy=False` the live buffers. `reset(seed=s)` seeds
+    row i with s + i (one int, not a list). Rows with mask 0 (dead agents) are zeros.
     """
 
     def __init__(self, env: PufferEnv, copy: bool = True):

@@ -28,11 +28,8 @@ class PufferEnv:
     Episode statistics follow the log ABI: `log_fields` names a Log row (with `n` last) and
     `pop_log_sums()` returns the summed row and zeroes it.
 
-    Final observations are opt-in: with `final_observations=True` (or buffers that have that buffer)
-    `self.final_observations` is an array shaped like `observations` into which `_step` writes the last
-    observation of every episode that ends on that step, in the rows whose terminal or truncation it
-    sets (before the auto-reset writes the new episode's first observation into `observations`). When
-    off, it is None and costs nothing.
+    Final observations are opt-in (`final_observations=True`, or buffers that have one): `_step` then
+    writes the last observation of each episode that ends into `self.final_observations` (see Buffers).
     """
 
     single_observation_space: spaces.Space

@@ -1,35 +1,20 @@
 """Plugin registry: the envs that installed distributions declare in the `puffer` entry-point group.
 
-A plugin with one env points its entry point at the env class, and writes nothing else for Puffer:
+An entry point names an env class (`pong = "puffer_envs_pong:Pong"`), from which EnvSpec.of derives
+the spec: the entry point's name, `config.toml` beside the class as the training config, the first
+docstring line as the description, the class attributes `policy`, `team_size` and `outcome_field`,
+and the distribution's version. `make(name)` is the class with its own defaults.
 
-    [project.entry-points.puffer]
-    pong = "puffer_envs_pong:Pong"
-
-The registry derives the EnvSpec from the class and its package (EnvSpec.of): the name is the entry
-point's; the training config is `config.toml` in the class's package; the description is the first
-line of the class docstring; the optional class attributes `policy` ("module:Class", imported by the
-trainer only), `team_size` and `outcome_field` (competitive envs, for Elo) are copied; the version is
-the distribution's. `make(name)` is the class with its own defaults, so one env object as the class
-makes it (num_envs=1 for the C envs); the training size lives in config.toml's [env].
-
-A plugin with several envs points its entry point at a module that implements the pluggy hook:
-
-    from puffer_core import EnvSpec, hookimpl
-
-    @hookimpl
-    def puffer_envs():
-        return [EnvSpec.of(Connect4, "connect4"), EnvSpec.of(Connect4, "connect4-selfplay", ...)]
-
-Every plugin is loaded and its hook called on its own (a subset hook caller of the PluginManager), so
-one broken plugin never hides the others; its error is reported when someone asks for a name it may
-have provided.
+A plugin with several envs names a module with the pluggy hook `@hookimpl def puffer_envs()`, which
+returns EnvSpecs. Each plugin's hook is called on its own (a subset hook caller), so one broken plugin
+never hides the others: its error is reported when someone asks for a name it may have provided.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata as md
 import inspect
+import pkgutil
 import sys
 import tomllib
 import traceback
@@ -104,15 +89,7 @@ def default_config(env_class) -> str:
     return path.read_text() if path.is_file() else ""
 
 
-def load_object(path: str):
-    """Import "package.module:attr"."""
-    module, _, attr = path.partition(":")
-    if not attr:
-        raise ValueError(f"{path!r} is not of the form 'module:attr'")
-    obj = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+load_object = pkgutil.resolve_name  # "package.module:attr" -> the object, imported
 
 
 class Registry:
@@ -172,9 +149,8 @@ class Registry:
             raise PluginError(f"env {name!r} is registered by more than one distribution ({dists}); "
                               "uninstall all but one of them")
         known = sorted(self.specs)
-        msg = f"no installed plugin registers an env named {name!r}."
-        msg += did_you_mean(name, known)
-        msg += f" Installed: {', '.join(known) or 'none'}."
+        msg = (f"no installed plugin registers an env named {name!r}.{did_you_mean(name, known)} "
+               f"Installed: {', '.join(known) or 'none'}.")
         if self.broken:
             msg += " These plugins failed to load and might provide it: " + "; ".join(
                 f"{dist} ({err.splitlines()[0]})" for dist, err in self.broken.items())

@@ -1,17 +1,14 @@
-"""Checks of user-supplied arguments, shared by every env and backend, each O(1) and run once per call in
-the caller, before anything is allocated or sent to a worker: a bad argument is a PufferError there and
-leaves the env or backend as it was.
-
-The seed rule (every env, every backend, Gymnasium emulation included): a seed is None or an integer
-(a Python int or a numpy integer, not a bool) with 0 <= seed < 2**63. A vector env seeds env object i
-with seed + i, so there every seed + i must lie in that range. Anything else is a ConfigError naming
-the argument: nothing is rounded, parsed or wrapped around.
+"""Checks of user-supplied arguments, shared by every env and backend, each O(1) and run in the caller
+before anything is allocated or sent to a worker: a bad argument is a ConfigError naming it, and
+leaves the env or backend as it was. Nothing is rounded, parsed or wrapped around.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +19,9 @@ SEED_LIMIT = 2**63  # seeds are 0 .. SEED_LIMIT - 1: an int64 holds them, and th
 
 
 def seed(value, name: str = "seed", count: int = 1) -> int | None:
-    """`value` as a Python int (None stays None), if it and the `count - 1` seeds after it are valid."""
+    """`value` as a Python int (None stays None), if it and the `count - 1` seeds after it are valid: the
+    seed rule of every env and backend is None or an integer (Python or numpy, not bool) in 0..2**63-1,
+    and a vector env seeds env object i with seed + i."""
     if value is None:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
@@ -95,15 +94,8 @@ def shared_memory(nbytes: int, what: str) -> None:
     memory(nbytes, what)
     if sys.platform != "linux":
         return
-    import tempfile
-
-    free = 0
-    for folder in ("/dev/shm", tempfile.gettempdir()):
-        try:
-            st = os.statvfs(folder)
-        except OSError:
-            continue
-        free = max(free, st.f_bavail * st.f_frsize)
+    folders = [folder for folder in ("/dev/shm", tempfile.gettempdir()) if os.path.isdir(folder)]
+    free = max((shutil.disk_usage(folder).free for folder in folders), default=0)
     if nbytes > free:
         raise ConfigError(f"{what} need {_size(nbytes)} of shared memory, but /dev/shm and the temp folder have "
                           f"only {_size(free)} free: use fewer envs or agents (or backend='threads')")

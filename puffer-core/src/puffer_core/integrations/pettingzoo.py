@@ -1,20 +1,11 @@
 """A multi-agent PufferEnv as a PettingZoo ParallelEnv (the reverse of emulation.PettingZooPufferEnv).
 
-    from puffer_core.integrations.pettingzoo import ParallelEnvAdapter
-
     env = ParallelEnvAdapter(puffer_core.make("snake", num_envs=1, num_snakes=4, width=20, height=20))
-    obs, infos = env.reset(seed=0)
-    while env.agents:
-        obs, rewards, terminations, truncations, infos = env.step(
-            {agent: env.action_space(agent).sample() for agent in env.agents})
 
-Agent "agent_<i>" is agent row i of the PufferEnv (all rows whose mask is 1 at reset). PettingZoo
-episodes end per agent: an agent whose terminal or truncation is set leaves `agents` for good and
-its last observation is the env's final observation when it keeps them (`final_observations=True`;
-otherwise the row as written, which a native env has already reset). Puffer envs reset finished
-episodes themselves and keep stepping those rows; the adapter gives them a zero action until the
-next reset(), which starts every agent's new episode. Once `agents` is empty, call reset().
-Observations are copies of the rows, in the buffer's dtype and the env's single_observation_space.
+Agent "agent_<i>" is agent row i (the rows whose mask is 1 at reset). An agent whose terminal or
+truncation is set leaves `agents` for good, its last observation the env's final observation when it
+keeps them (else the row as written, already reset). The Puffer env keeps stepping finished rows;
+they get a zero action until reset(), which starts every agent's new episode.
 """
 
 from __future__ import annotations

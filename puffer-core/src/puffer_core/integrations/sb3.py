@@ -1,25 +1,13 @@
 """Any PufferEnv as a Stable-Baselines3 VecEnv (one SB3 env per agent row).
 
-    from stable_baselines3 import PPO
-    from puffer_core.integrations.sb3 import PufferVecEnv
-
     venv = PufferVecEnv.make("cartpole", num_envs=8)        # asks the env for final observations
     PPO("MlpPolicy", venv, seed=0).learn(100_000)
 
-What SB3 expects of a VecEnv, and where it comes from:
-  - `terminal_observation` in the info of a row that ended: the env's final observation (the env must
-    keep final observations: `final_observations=True`, which `PufferVecEnv.make` passes). Without
-    them it is left out, so SB3 treats time-limit truncations as terminations instead of bootstrapping
-    from a wrong observation (a warning says so once).
-  - `TimeLimit.truncated`: truncated and not terminated, as SB3's DummyVecEnv sets it.
-  - `episode` = {"r": return, "l": length, "t": seconds since this VecEnv was made} in the info of a
-    row that ended, as SB3's Monitor writes it, so SB3's logger and `evaluate_policy` see episode
-    statistics without a Monitor wrapper. The log ABI only yields means over many episodes, so the
-    adapter sums rewards and counts steps per row itself (two vector additions per step). The env's
-    own statistics (score, ...) stay available through `log()`.
-  - Seeding: `seed(s)` then `reset()` seeds row i with s + i, SB3's convention and Puffer's.
-Observations, rewards and dones are copies (SB3 keeps the last observation across a step), and
-actions are checked and copied into the env's action buffer.
+A row that ended carries what SB3's DummyVecEnv + Monitor would put in its info: `terminal_observation`
+(the env's final observation; without final observations it is left out, so SB3 treats truncations
+as terminations rather than bootstrap from a wrong observation), `TimeLimit.truncated`, and `episode`
+= {"r", "l", "t"}, summed per row here because the log ABI only yields means. `seed(s)` then `reset()`
+seeds row i with s + i. Observations, rewards and dones are copies (SB3 keeps the last observation).
 """
 
 from __future__ import annotations

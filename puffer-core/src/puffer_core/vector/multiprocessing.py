@@ -29,6 +29,7 @@ import threading
 import time
 import traceback
 import weakref
+from contextlib import suppress
 
 from .. import buffers as buf
 from .. import validate
@@ -42,9 +43,8 @@ START_TIMEOUT = 60.0  # the least time workers get to import and build their env
 
 class Multiprocessing(Pool):
     """K envs in W workers (W - 1 processes and this one in sync mode, W processes in async mode).
-    Backend kwargs: `timeout` (seconds any worker may take for one command before it counts as hung;
-    None waits forever), `start_method` ("spawn" or "forkserver") and `spin` (seconds to poll before
-    sleeping; default 1 ms when the stepping processes fit on this machine's cores, else 0)."""
+    Backend kwargs: `timeout` (seconds one command may take before the worker counts as hung; None:
+    forever), `start_method` ("spawn" or "forkserver") and `spin` (see Pool)."""
 
     def __init__(self, creator, num_env_objects: int, env_kwargs: dict, num_workers: int | None = None,
                  envs_per_batch: int | None = None, seed: int | None = None, timeout: float | None = 60.0,
@@ -153,20 +153,13 @@ class Multiprocessing(Pool):
         return f"{super().where(w)}, pid {self._procs[w].pid if w in self._procs else '?'}"
 
     # -- talking to workers -------------------------------------------------------------------------------
-    def _signal(self, workers, command: bytes, arg=None) -> None:
-        inline = False
-        for w in workers:
-            if w == self._inline:
-                inline = True
-                continue
-            try:
-                os.write(self._fds[w], command)
-                if command != STEP:
-                    self._commands[w].send(arg)
-            except OSError:
-                self._fail(self._death(w))
-        if inline:  # after the others have started
-            self._run_inline(command, arg)
+    def _send(self, w: int, command: bytes, arg) -> None:
+        try:
+            os.write(self._fds[w], command)
+            if command != STEP:
+                self._commands[w].send(arg)
+        except OSError:
+            self._fail(self._death(w))
 
     def _run_inline(self, command: bytes, arg=None) -> None:
         try:
@@ -262,17 +255,13 @@ def stop_workers(procs: dict, commands: dict, replies: dict, inline_envs: list) 
     """Ask every worker process to exit, then terminate and kill what is left; close the pipes and
     the envs this process stepped itself."""
     for env in inline_envs:
-        try:
+        with suppress(Exception):  # shutting down, maybe after that env failed: the workers must stop regardless
             env.close()
-        except Exception:  # shutting down, maybe after that env failed: the workers must stop regardless
-            pass
     inline_envs.clear()
     procs, commands, replies = list(procs.values()), list(commands.values()), list(replies.values())
     for conn in commands:
-        try:
+        with suppress(OSError):  # that worker is gone already
             os.write(conn.fileno(), CLOSE)
-        except OSError:
-            pass
     deadline = time.monotonic() + 1.0
     for proc in procs:
         proc.join(max(0.0, deadline - time.monotonic()))
@@ -326,10 +315,8 @@ def worker_main(commands, replies, memory, creator, env_kwargs, first_env, num_e
         pass  # the main process went away mid-reply
     finally:
         for env in envs:
-            try:
+            with suppress(Exception):
                 env.close()
-            except Exception:
-                pass
 
 
 def reply_error(replies) -> None:

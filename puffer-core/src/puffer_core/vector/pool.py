@@ -2,7 +2,7 @@
 worker, all on one set of buffers; sync stepping of every worker, and EnvPool-style async batches.
 
 Worker w steps envs [w * K/W, (w + 1) * K/W), i.e. the contiguous agent rows `rows(w)`. A subclass
-says how to hand a command to workers (`_signal`) and how to block until some finish (`_wait_done`);
+says how to hand a command to a worker (`_send`) and how to block until some finish (`_wait_done`);
 this class keeps the books of which worker is running, finished or waiting for actions.
 
 Async protocol (EnvPool): `async_reset(seed)` starts every worker; `recv()` blocks until `envs_per_batch`
@@ -95,11 +95,11 @@ class Pool(PufferEnv):
     def __init__(self, creator, num_env_objects: int, env_kwargs: dict, num_workers: int | None,
                  envs_per_batch: int | None, seed: int | None, timeout: float | None, spin: float | None,
                  final_observations: bool = False):
-        # Sizes first, each O(1): nothing is built or started for a request that cannot work.
-        n = num_env_objects = validate.count(num_env_objects, "num_env_objects")
+        # Sizes first (vector.make checked their types), each O(1): nothing is built or started for a
+        # request that cannot work.
+        n = num_env_objects
         if num_workers is None:  # as many as cores (and as divide num_env_objects)
             num_workers = default_workers(n, usable_cores())
-        num_workers = validate.count(num_workers, "num_workers")
         if num_workers > n:
             raise ConfigError(f"num_workers={num_workers} is more than num_env_objects={n}: every worker steps at "
                               "least one env object. Use fewer workers or more env objects.")
@@ -112,14 +112,11 @@ class Pool(PufferEnv):
                               f"{f' or {lower + num_workers}' if lower else ''} (multiples of num_workers).")
         self._check_worker_limit(num_workers)
         envs_per_worker = n // num_workers
-        if envs_per_batch is None:
-            envs_per_batch = n
-        if (isinstance(envs_per_batch, (bool, np.bool_)) or not isinstance(envs_per_batch, (int, np.integer))
-                or not 1 <= envs_per_batch <= n or envs_per_batch % envs_per_worker):
+        envs_per_batch = envs_per_batch or n
+        if envs_per_batch > n or envs_per_batch % envs_per_worker:
             raise ConfigError(f"envs_per_batch={envs_per_batch!r} must be a multiple of the env objects per worker "
                               f"({n} / {num_workers} workers = {envs_per_worker}) and at most num_env_objects={n}; "
                               "leave it unset to step every env object together")
-        envs_per_batch = int(envs_per_batch)
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ConfigError(f"timeout must be a positive number of seconds or None (wait forever), got {timeout!r}")
         if spin is not None and not (isinstance(spin, (int, float)) and not isinstance(spin, bool) and 0 <= spin <= 1):
@@ -127,8 +124,7 @@ class Pool(PufferEnv):
 
         self.env_releases_gil = probe(self, creator, env_kwargs)
 
-        self.num_env_objects = num_env_objects
-        self.seeds_per_reset = num_env_objects
+        self.num_env_objects = self.seeds_per_reset = num_env_objects  # reset(seed) seeds each env object
         self.num_workers = num_workers
         self.envs_per_worker = envs_per_worker
         self.envs_per_batch = envs_per_batch
@@ -136,12 +132,12 @@ class Pool(PufferEnv):
         self.rows_per_worker = envs_per_worker * self.agents_per_env
         self.num_agents = num_env_objects * self.agents_per_env
         self.timeout = timeout
-        self.seed = validate.seed(seed, count=num_env_objects)
+        self.seed = seed
         self.keeps_final_observations = bool(final_observations)  # a final_observations buffer, in every worker
         # Sync mode: the caller steps group 0 itself. Async: recv must not block on stepping, so it doesn't.
         self._inline = 0 if self.batch_workers == num_workers else None
-        # Spin only where every busy thread or process (the caller included) has a core of its own:
-        # on a machine with no spare core a spinner steals the core the other side needs.
+        # `spin`: seconds to poll before sleeping (Spinner). By default 1 ms, but only where every busy
+        # thread or process (the caller included) has a core of its own: else it steals the other side's.
         busy = num_workers + (self._inline is None)
         self.spin = float(spin) if spin is not None else (SPIN if busy <= usable_cores() else 0.0)
         super().__init__(self._allocate())
@@ -160,7 +156,20 @@ class Pool(PufferEnv):
                             final_observations=self.keeps_final_observations)
 
     def _signal(self, workers, command: bytes, arg=None) -> None:
-        """Start `command` on `workers` without waiting."""
+        """Start `command` on `workers` without waiting; in sync mode the caller's own group last (it runs
+        here, while the others step)."""
+        for w in workers:
+            if w != self._inline:
+                self._send(w, command, arg)
+        if self._inline in workers:
+            self._run_inline(command, arg)
+
+    def _send(self, w: int, command: bytes, arg) -> None:
+        """Hand `command` to worker w (never the inline one)."""
+        raise NotImplementedError
+
+    def _run_inline(self, command: bytes, arg) -> None:
+        """Run `command` on the caller's own group, leaving its result for _wait_done."""
         raise NotImplementedError
 
     def _wait_done(self, deadline: float | None) -> list[tuple[int, object]]:
@@ -252,7 +261,8 @@ class Pool(PufferEnv):
         return results
 
     def _drain(self) -> None:
-        """Wait for running workers (their results stay ready for recv)."""
+        """Check this backend is open and wait for running workers (their results stay ready for recv)."""
+        self._check_open()
         deadline = self._deadline()
         while self._running:
             self._ready.extend(w for w, _ in self._finish_one_or_more(deadline))
@@ -264,7 +274,6 @@ class Pool(PufferEnv):
 
     # -- the sync protocol --------------------------------------------------------------------------
     def _reset(self, seed):
-        self._check_open()
         self._drain()
         self._ready, self._pending = [], None
         self._run_all(RESET, self._next_seed(seed))
@@ -285,13 +294,11 @@ class Pool(PufferEnv):
         self._run_all(STEP)
 
     def pop_log_sums(self) -> np.ndarray:
-        self._check_open()
         self._drain()
         return np.sum(list(self._run_all(LOG).values()), axis=0)
 
     def render(self):
         """Env 0's render(), computed by the worker that owns it."""
-        self._check_open()
         self._drain()
         self._start([0], RENDER)
         deadline = self._deadline()
@@ -303,7 +310,6 @@ class Pool(PufferEnv):
     # -- the async protocol --------------------------------------------------------------------------
     def async_reset(self, seed: int | None = None) -> None:
         seed = validate.seed(seed, count=self.seeds_per_reset)
-        self._check_open()
         self._drain()
         self._ready, self._pending = [], None
         self._needs_reset = None  # the async protocol keeps its own books (recv/send)

@@ -4,17 +4,11 @@ or on many.
     vec = puffer_core.vector.make("pong", backend="ray", num_env_objects=8, num_workers=4, seed=0,
                                   address="auto")   # or None: a local ray.init()
 
-Each actor builds its envs on buffers of its own (the rows of its agents) and steps them in place in
-its process, as a multiprocessing worker does; what crosses the wire is one batched object per
-command: the actor's actions in, its observations, rewards, terminals, truncations and masks out
-(numpy arrays, which Ray moves through its shared-memory object store on the same node). The caller
-copies each reply into its own buffers, so a PufferEnv on this backend looks like any other: the six
-buffers, `step`, EnvPool-style `recv`/`send` (`envs_per_batch` < `num_env_objects`), Log sums per actor summed
-exactly, and env i seeded with seed + i.
-
-Ray is an optional dependency (`pip install puffer-core[ray]`), imported only when this backend is
-made. A dead actor or node is a WorkerError naming the actor, its process and its node as soon as Ray
-reports it; a command that takes longer than `timeout` is a hung actor. close() kills every actor.
+Each actor steps its envs in place on buffers of its own; one object per command crosses the wire
+(its actions in; its observations, rewards, terminals, truncations and masks out, through Ray's
+object store), and the caller copies each reply into its buffers, so this backend looks like any
+other. Ray is optional (`pip install puffer-core[ray]`), imported only here. A dead actor or node is
+a WorkerError naming the actor, process and node; close() kills every actor.
 """
 
 from __future__ import annotations
@@ -23,6 +17,7 @@ import os
 import re
 import time
 import uuid
+from contextlib import suppress
 
 import numpy as np
 
@@ -156,10 +151,9 @@ class Ray(Pool):
         return f"{super().where(w)}, Ray actor {self._names[w] if w < len(self._names) else '?'}, {place}"
 
     # -- talking to actors -----------------------------------------------------------------------------
-    def _signal(self, workers, command: bytes, arg=None) -> None:
-        for w in workers:
-            actions = self.actions[self.rows(w)] if command == STEP else None
-            self._calls[self._actors[w].run.remote(command, arg, actions)] = w
+    def _send(self, w: int, command: bytes, arg) -> None:
+        actions = self.actions[self.rows(w)] if command == STEP else None
+        self._calls[self._actors[w].run.remote(command, arg, actions)] = w
 
     def _wait_done(self, deadline: float | None) -> list[tuple[int, object]]:
         ray = self._ray
@@ -191,10 +185,8 @@ class Ray(Pool):
     def _shutdown(self) -> None:
         ray = self._ray
         for actor in self._actors.values():
-            try:
+            with suppress(Exception):  # already dead, or Ray is shutting down: nothing left to stop
                 ray.kill(actor, no_restart=True)
-            except Exception:  # already dead, or Ray is shutting down: nothing left to stop
-                pass
         self._actors.clear()
         self._calls.clear()
         self._running.clear()

@@ -35,8 +35,7 @@ class Serial(PufferEnv):
     def __init__(self, creator, num_env_objects: int, env_kwargs: dict, seed: int | None = None,
                  final_observations: bool = False):
         self.releases_gil = probe(self, creator, env_kwargs)
-        self.num_env_objects = num_env_objects
-        self.seeds_per_reset = num_env_objects
+        self.num_env_objects = self.seeds_per_reset = num_env_objects  # reset(seed) seeds each env object
         self.num_agents = num_env_objects * self.agents_per_env
         # Each env gets its rows of every buffer, final_observations included when on.
         super().__init__(buf.allocate(self.single_observation_space, self.single_action_space, self.num_agents,

@@ -36,10 +36,8 @@ SERVE = b"g"  # to a thread: serve steps from your gate until idle (see the modu
 
 
 class Threads(Pool):
-    """K envs in W threads (the caller and W - 1 threads in sync mode). Backend kwargs: `timeout`
-    (seconds a thread may take for one command before it counts as hung; None waits forever) and
-    `spin` (seconds to check a queue before sleeping on it; default 1 ms where the busy threads fit
-    on this machine's cores, else 0)."""
+    """K envs in W threads (the caller and W - 1 threads in sync mode). Backend kwargs: `timeout` (seconds
+    one command may take before the thread counts as hung; None: forever) and `spin` (see Pool)."""
 
     worker_name = "thread"
 
@@ -78,17 +76,16 @@ class Threads(Pool):
     def _signal(self, workers, command: bytes, arg=None) -> None:
         if command == STEP and self._serving:  # sync mode: every group at once
             self._serve_step()
-            return
-        inline = False
-        for w in workers:
-            if w == self._inline:
-                inline = True
-            else:
-                if w in self._gates:
-                    self._gates[w][0] = -1  # a serving thread leaves C to read its queue
-                self._inboxes[w].put((command, arg, self._epoch))
-        if inline:  # after the others have started
-            run_one(0, self.groups[0], 0, command, arg, self._done, self._epoch)
+        else:
+            super()._signal(workers, command, arg)
+
+    def _send(self, w: int, command: bytes, arg) -> None:
+        if w in self._gates:
+            self._gates[w][0] = -1  # a serving thread leaves C to read its queue
+        self._inboxes[w].put((command, arg, self._epoch))
+
+    def _run_inline(self, command: bytes, arg) -> None:
+        run_one(0, self.groups[0], 0, command, arg, self._done, self._epoch)
 
     def _reset(self, seed):
         super()._reset(seed)
