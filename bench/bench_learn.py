@@ -6,8 +6,9 @@
 Per env: the final evaluation (the trainer's `score`, mean over its eval episodes) as mean and min over
 seeds, how many seeds reached the solved level, training wall-clock seconds (excluding the final
 evaluation), the seconds and agent steps until the config's `train.target` was reached, and training
-SPS. Writes bench/results/learn.md and learn.json. `--solved X` is the final-evaluation score that
-counts as solved (default: the env's `train.target`, else its `[sweep]` target). Each seed trains in
+SPS. Writes bench/results/learn.md and learn.json (envs not run keep their last rows). `--solved X` is
+the final-evaluation score that counts as solved (default: the env's `train.target`, else its `[sweep]`
+target). Each seed trains in
 this process, one after the other; on a shared machine the seconds vary with the load.
 
 Also a module of `bench/run.py` (`rows(quick)`): cartpole on 5 seeds (2 with --quick).
@@ -111,7 +112,11 @@ def main(argv: list[str]) -> int:
     out.mkdir(exist_ok=True)
     meta = {"python": platform.python_version(), "machine": platform.machine(),
             "time": time.strftime("%Y-%m-%d %H:%M:%S")}
-    (out / "learn.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    # Envs not run this time keep their last results, so the table can be filled one env at a time.
+    path, ran = out / "learn.json", {r["env"] for r in results}
+    kept = [r for r in json.loads(path.read_text())["results"] if r["env"] not in ran] if path.exists() else []
+    results = sorted(kept + results, key=lambda r: r["env"])
+    path.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     text = table(results)
     (out / "learn.md").write_text(text + "\n")
     print(text + f"\n\nwrote {out / 'learn.md'} and {out / 'learn.json'}")
