@@ -121,6 +121,15 @@ def _space_bounds(space):
     raise ConformanceError(f"observation space {space} is not a flat space")
 
 
+def _check_log_fields(env) -> None:
+    from puffer_core import logs
+
+    try:
+        logs.check_fields(env.log_fields)
+    except ValueError as e:
+        raise ConformanceError(f"log_fields: {e}") from e
+
+
 def check_step_outputs(env, where: str) -> None:
     """Observations inside their space, rewards finite, terminals and truncations 0/1."""
     obs = env.observations
@@ -148,7 +157,6 @@ def check_step_outputs(env, where: str) -> None:
 def check_spaces(make, kwargs) -> None:
     """Spaces are flat, buffers follow the dtype rules, agent counts agree, Log fields end with n."""
     from puffer_core import buffers as buf
-    from puffer_core import logs
 
     with closing(_make(make, kwargs)) as env:
         layout = buf.layout(env.single_observation_space, env.single_action_space, env.num_agents)
@@ -162,10 +170,7 @@ def check_spaces(make, kwargs) -> None:
         if num_envs is not None and per_env is not None and env.num_agents != num_envs * per_env:
             raise ConformanceError(f"num_agents is {env.num_agents}, expected num_envs * agents_per_env = "
                                    f"{num_envs} * {per_env}")
-        try:
-            logs.check_fields(env.log_fields)
-        except ValueError as e:
-            raise ConformanceError(f"log_fields: {e}") from e
+        _check_log_fields(env)
 
 
 def _rollout(env, steps: int, seed: int) -> list[tuple[np.ndarray, ...]]:
@@ -287,13 +292,8 @@ def check_observations_written(make, kwargs, seed: int = 11) -> None:
 
 def check_log_abi(make, kwargs, steps: int = 512, seed: int = 13) -> None:
     """Log fields end with n; sums are finite; n counts the episodes that ended; popping zeroes the Log."""
-    from puffer_core import logs
-
     with closing(_make(make, kwargs)) as env:
-        try:
-            logs.check_fields(env.log_fields)
-        except ValueError as e:
-            raise ConformanceError(f"log_fields: {e}") from e
+        _check_log_fields(env)
         played = _play(env, steps, seed)
         next(played)  # reset; what it logged does not count
         env.pop_log_sums()
