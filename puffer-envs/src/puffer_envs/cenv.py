@@ -16,10 +16,8 @@ reset/step/log/close call the SDK's vector loops (include/puffer_vec.h, compiled
 releases the GIL around them. Final observations need nothing from the env (puffer.h): the step loop
 copies the observation rows of each env whose episode ended before it resets it.
 
-Data every env of a process shares (a map, lookup tables) comes from the optional hook
-`int c_shared_init(T* shared)` in the header: the SDK allocates one zeroed T per process and library,
-has `init_shared` fill it (by default: c_shared_init, which returns 0 or an error code), keeps it
-alive, and points the struct's one `T*` member at it in every struct before c_init.
+Data every env of a process shares (a map, lookup tables) comes from the header's optional
+`int c_shared_init(T* shared)` (puffer.h), called through `init_shared` once per process and library.
 """
 
 from __future__ import annotations
@@ -123,9 +121,7 @@ class CEnv(PufferEnv):
         load=False only compiled (its path)."""
         if not cls.header or not cls.struct:
             raise HeaderError(f"{cls.__name__} must set the class attributes `header` (the .h file) and `struct`")
-        if not load:
-            return build.ensure_built(cls.header_path(), cls.struct, sanitize)
-        return build.load(cls.header_path(), cls.struct, sanitize)
+        return (build.load if load else build.ensure_built)(cls.header_path(), cls.struct, sanitize)
 
     # -- construction -------------------------------------------------------------------------
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, buffers=None,
@@ -138,9 +134,7 @@ class CEnv(PufferEnv):
         self.ffi, self.lib = ffi, lib = library.ffi, library.lib
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
-        self._renderer = None
-        self.envs = None
-        self._finalizer = None
+        self._renderer = self.envs = self._finalizer = None
 
         fields = dict(ffi.typeof(self.struct).fields)
         self.config = self._check_config(kwargs, fields)
@@ -312,9 +306,8 @@ class CEnv(PufferEnv):
         self._live()
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little")
-        self.rewards[:] = 0
-        self.terminals[:] = 0
-        self.truncations[:] = 0
+        for written in (self.rewards, self.terminals, self.truncations):
+            written[:] = 0
         self.lib.puffer_vec_reset(self.envs, self.num_envs, int(seed) & 0xFFFFFFFFFFFFFFFF, 0)
         self._reset_done = True
 
