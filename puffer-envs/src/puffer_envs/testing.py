@@ -64,14 +64,11 @@ def env_class(env):
 
 def random_actions(space, num_agents: int, rng: np.random.Generator) -> np.ndarray:
     """Valid random actions for every agent, in the actions buffer's dtype."""
-    from gymnasium import spaces
+    from puffer_core import buffers as buf
 
-    if isinstance(space, spaces.Discrete):
-        return rng.integers(space.start, space.start + space.n, num_agents).astype(np.int32)
-    if isinstance(space, spaces.MultiDiscrete):
-        return (space.start + rng.integers(0, space.nvec, (num_agents, *space.shape))).astype(np.int32)
-    if isinstance(space, spaces.MultiBinary):
-        return rng.integers(0, 2, (num_agents, *space.shape)).astype(np.int32)
+    bounds = buf.action_bounds(space)  # None for Box
+    if bounds is not None:
+        return rng.integers(bounds[0], bounds[1] + 1, (num_agents, *buf.action_shape(space))).astype(np.int32)
     low = np.where(np.isfinite(space.low), space.low, -1.0)
     high = np.where(np.isfinite(space.high), space.high, 1.0)
     return rng.uniform(low, high, (num_agents, *space.shape)).astype(np.float32)
@@ -109,15 +106,11 @@ def _play(env, steps: int, seed: int, action_seed: int | None = None, garbage: b
 def _space_bounds(space):
     """Inclusive (low, high) of valid observation values, broadcast to the observation shape."""
     from gymnasium import spaces
+    from puffer_core import buffers as buf
 
-    if isinstance(space, spaces.Box):
-        return space.low, space.high
-    if isinstance(space, spaces.Discrete):
-        return np.asarray(space.start), np.asarray(space.start + space.n - 1)
-    if isinstance(space, spaces.MultiDiscrete):
-        return space.start, space.start + space.nvec - 1
-    if isinstance(space, spaces.MultiBinary):
-        return np.zeros(space.shape), np.ones(space.shape)
+    bounds = (space.low, space.high) if isinstance(space, spaces.Box) else buf.action_bounds(space)
+    if bounds is not None:
+        return bounds
     raise ConformanceError(f"observation space {space} is not a flat space")
 
 
