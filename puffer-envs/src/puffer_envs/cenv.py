@@ -287,8 +287,8 @@ class CEnv(PufferEnv):
                 continue
             # An anonymous union may offer the same pointer under several types (e.g. `int* actions` for
             # Discrete and `float* continuous_actions` for Box): any member aliasing it may match.
-            aliases = [f for n, f in fields.items() if f.offset == fields[name].offset and f.type.kind == "pointer"]
-            got = [(f.type, scalar_dtype(ffi, f.type.item)) for f in aliases]
+            got = [(f.type, scalar_dtype(ffi, f.type.item)) for f in fields.values()
+                   if f.offset == fields[name].offset and f.type.kind == "pointer"]
             if fields[name].type.kind != "pointer":
                 raise HeaderError(f"struct member `{name}` is a `{fields[name].type.cname}`, not a pointer; declare "
                                   f"`{c_name(want)}* {name};`")

@@ -187,10 +187,9 @@ class ImageView(Renderer):
         h, w = self._planes(np.zeros(tuple(shape), np.uint8)).shape[:2]
         # Small-valued images (ids, 0/1 planes) are stretched so that `high` shows as white.
         self.lut = np.minimum(np.arange(256) * (255.0 / max(1, min(int(high), 255))), 255).astype(np.uint8)
-        if scale is None:  # scale small images up to about 500 pixels on their longer side
-            scale = max(1, 500 // max(h, w, 1))
-        self.scale = scale
-        super().__init__(width=w * scale, height=h * scale, **kwargs)
+        # By default small images are scaled up to about 500 pixels on their longer side.
+        self.scale = max(1, 500 // max(h, w, 1)) if scale is None else scale
+        super().__init__(width=w * self.scale, height=h * self.scale, **kwargs)
         rl = self.rl
         self.rgba = np.zeros((h, w, 4), np.uint8)
         self.rgba[..., 3] = 255
@@ -261,9 +260,8 @@ class VectorView(Renderer):
         left, span = 120, self.width - 140
         for i, v in enumerate(self.values.astype(np.float64)):
             y = 10 + 24 * i
-            frac = float(np.clip((v - self.low[i]) / (self.high[i] - self.low[i]), 0.0, 1.0))
-            zero = float(np.clip((0.0 - self.low[i]) / (self.high[i] - self.low[i]), 0.0, 1.0))
-            a, b = sorted((zero, frac))
+            # The bar spans from 0 to the value, both as fractions of the bounds.
+            a, b = sorted(float(np.clip((x - self.low[i]) / (self.high[i] - self.low[i]), 0.0, 1.0)) for x in (0.0, v))
             self.rect(left, y, span, 18, (40, 60, 60, 255))
             self.rect(left + a * span, y, max((b - a) * span, 2.0), 18, (0, 187, 187, 255))
             self.text(f"{i}: {v:+.3f}", 8, y, 16)
