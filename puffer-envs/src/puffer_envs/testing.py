@@ -130,10 +130,8 @@ def check_step_outputs(env, where: str) -> None:
     bad = ~((obs >= low) & (obs <= high))  # NaN is out of bounds too
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        value = obs[idx]
-        lo = np.broadcast_to(low, obs.shape[1:])[idx[1:]]
-        hi = np.broadcast_to(high, obs.shape[1:])[idx[1:]]
-        raise ConformanceError(f"{where}: observation {list(idx[1:])} of agent {idx[0]} is {value}, outside the "
+        lo, hi = (np.broadcast_to(bound, obs.shape[1:])[idx[1:]] for bound in (low, high))
+        raise ConformanceError(f"{where}: observation {list(idx[1:])} of agent {idx[0]} is {obs[idx]}, outside the "
                                f"observation space's bounds [{lo}, {hi}] ({np.count_nonzero(bad)} values out of "
                                "bounds)")
     if not np.isfinite(env.rewards).all():
@@ -224,7 +222,7 @@ def _guarded(make, kwargs):
         getattr(big, name).view(np.uint8)[...] = SENTINELS[0]
     mine = big[GUARD_ROWS:GUARD_ROWS + n]
     mine.masks[...] = 1
-    mine.actions[...] = 0 if mine.actions.dtype.kind == "i" else 0.0
+    mine.actions[...] = 0
     env = _make(make, kwargs, buffers=mine)
     return env, big, n
 
@@ -311,9 +309,8 @@ def check_bad_kwargs(make, kwargs, env=None) -> None:
     from puffer_core.errors import ConfigError
 
     cases = [("definitely_not_a_kwarg", 1)]
-    cls = env_class(env) if env is not None else None
     cases += [(key, 0.5 if isinstance(default, (int, np.integer)) else "not a number")  # bools are ints too
-              for key, default in getattr(cls, "config", {}).items()]
+              for key, default in getattr(env_class(env), "config", {}).items()]
     for key, value in cases:
         try:
             made = _make(make, kwargs, **{key: value})
@@ -556,12 +553,5 @@ def puffer_display():
 @pytest.fixture
 def make_puffer_env():
     """`make_puffer_env("pong", num_envs=8)` (or a factory): the env, closed after the test."""
-    made = []
-
-    def make(env, **kwargs):
-        made.append(factory(env)(**kwargs))
-        return made[-1]
-
-    yield make
-    for env in made:
-        env.close()
+    with ExitStack() as made:
+        yield lambda env, **kwargs: made.enter_context(closing(factory(env)(**kwargs)))
