@@ -89,8 +89,7 @@ def get_include() -> str:
 
 
 def compiler() -> list[str]:
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    return shlex.split(cc)
+    return shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
 
 
 def flags(sanitize: bool) -> list[str]:

@@ -117,7 +117,7 @@ def _enum_body(body: str) -> str:
 
 
 def _top_level_blocks(text: str):
-    """(start, end) of each top-level typedef/struct/union/enum block, and of plain typedefs."""
+    """(kind, declaration) of each top-level typedef/struct/union/enum block, and of plain typedefs."""
     depth_at = [0, *itertools.accumulate((ch == "{") - (ch == "}") for ch in text)]  # brace depth before each char
     pos = 0
     while True:

@@ -9,15 +9,11 @@
         def make_spaces(cls, config):
             return spaces.Box(-1, 1, (8,), np.float32), spaces.Discrete(3)
 
-`Pong(num_envs=4096, frameskip=4)` compiles pong.h on first use (see build.py), allocates 4096
-structs, points each struct's buffer members at its rows of the shared buffers, writes the config
-values into every struct, checks every C type against the spaces, and calls c_init on each.
-reset/step/log/close call the SDK's vector loops (include/puffer_vec.h, compiled with the header); cffi
-releases the GIL around them. Final observations need nothing from the env (puffer.h): the step loop
-copies the observation rows of each env whose episode ended before it resets it.
-
-Data every env of a process shares (a map, lookup tables) comes from the header's optional
-`int c_shared_init(T* shared)` (puffer.h), called through `init_shared` once per process and library.
+`Pong(num_envs=4096, frameskip=4)` loads or compiles pong.h (build.py), checks every C type against the
+spaces, points each of 4096 structs at its rows of the shared buffers, writes the config values into every
+struct and calls c_init on each. reset/step/log/close call the SDK's vector loops (include/puffer_vec.h,
+compiled with the header, which also keep final observations) with the GIL released. Data every env of a
+process shares comes from the header's optional `c_shared_init` (puffer.h), called through `init_shared`.
 """
 
 from __future__ import annotations

@@ -240,8 +240,7 @@ class VectorView(Renderer):
     """Shows a flat observation as one labelled bar per value, scaled by the space's bounds."""
 
     def __init__(self, space, **kwargs):
-        size = int(np.prod(space.shape)) if space.shape else 1
-        self.size = min(size, 64)  # beyond that a bar chart says nothing
+        self.size = min(int(np.prod(space.shape)), 64)  # beyond that a bar chart says nothing
         low = np.broadcast_to(getattr(space, "low", -1.0), space.shape).reshape(-1)[: self.size].astype(np.float64)
         high = np.broadcast_to(getattr(space, "high", 1.0), space.shape).reshape(-1)[: self.size].astype(np.float64)
         finite = np.isfinite(low) & np.isfinite(high) & (high > low)
