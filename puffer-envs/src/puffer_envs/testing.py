@@ -86,10 +86,6 @@ def garbage_actions(space, num_agents: int, step: int) -> np.ndarray:
     return np.resize(np.roll(values, step), shape)
 
 
-def _make(make, kwargs, **extra):
-    return make(**{**kwargs, **extra})
-
-
 def _play(env, steps: int, seed: int, action_seed: int | None = None, garbage: bool = False):
     """Reset with `seed` and yield 0, then `steps` times: step random actions (drawn with `action_seed`,
     default `seed`), or with `garbage` out-of-range ones, and yield the step's number."""
@@ -149,7 +145,7 @@ def check_spaces(make, kwargs) -> None:
     """Spaces are flat, buffers follow the dtype rules, agent counts agree, Log fields end with n."""
     from puffer_core import buffers as buf
 
-    with closing(_make(make, kwargs)) as env:
+    with closing(make(**kwargs)) as env:
         layout = buf.layout(env.single_observation_space, env.single_action_space, env.num_agents)
         for name, shape, dtype in layout:
             arr = getattr(env, name)
@@ -172,7 +168,7 @@ def _rollout(env, steps: int, seed: int) -> list[tuple[np.ndarray, ...]]:
 
 def check_determinism(make, kwargs, steps: int = 128, seed: int = 7) -> None:
     """Same seed and actions, two envs: identical buffers at every step and identical logs."""
-    with closing(_make(make, kwargs)) as a, closing(_make(make, kwargs)) as b:
+    with closing(make(**kwargs)) as a, closing(make(**kwargs)) as b:
         first, second = _rollout(a, steps, seed), _rollout(b, steps, seed)
         for t, (x, y) in enumerate(zip(first, second)):
             for name, u, v in zip(STEP_BUFFERS, x, y):
@@ -192,7 +188,7 @@ def check_determinism(make, kwargs, steps: int = 128, seed: int = 7) -> None:
 
 def check_seeds_differ(make, kwargs, steps: int = 64) -> None:
     """Different seeds give different trajectories (the seed reaches the env's RNG)."""
-    with closing(_make(make, kwargs)) as a, closing(_make(make, kwargs)) as b:
+    with closing(make(**kwargs)) as a, closing(make(**kwargs)) as b:
         x, y = _rollout(a, steps, 1), _rollout(b, steps, 2)
         if all(u.tobytes() == v.tobytes() for fx, fy in zip(x, y) for u, v in zip(fx, fy)):
             raise ConformanceError(f"seeds 1 and 2 give identical trajectories over {steps} steps: the env ignores "
@@ -201,7 +197,7 @@ def check_seeds_differ(make, kwargs, steps: int = 64) -> None:
 
 def check_rollout(make, kwargs, steps: int = 256, every: int = 1, seed: int = 3) -> None:
     """Random actions: observations inside their space, rewards finite, flags 0/1, Log sums finite."""
-    with closing(_make(make, kwargs)) as env:
+    with closing(make(**kwargs)) as env:
         for t in _play(env, steps, seed):
             if t % every == 0 or t == steps:
                 check_step_outputs(env, f"step {t}" if t else "after reset")
@@ -215,7 +211,7 @@ def _guarded(make, kwargs):
     as a sentinel; returns (env, big buffers, n)."""
     from puffer_core import buffers as buf
 
-    with closing(_make(make, kwargs)) as probe:
+    with closing(make(**kwargs)) as probe:
         obs_space, act_space, n = probe.single_observation_space, probe.single_action_space, probe.num_agents
     big = buf.allocate(obs_space, act_space, n + 2 * GUARD_ROWS)
     for name in BUFFERS:
@@ -223,7 +219,7 @@ def _guarded(make, kwargs):
     mine = big[GUARD_ROWS:GUARD_ROWS + n]
     mine.masks[...] = 1
     mine.actions[...] = 0
-    env = _make(make, kwargs, buffers=mine)
+    env = make(**{**kwargs, "buffers": mine})
     return env, big, n
 
 
@@ -264,12 +260,12 @@ def check_garbage_actions(make, kwargs, steps: int = 64) -> None:
 
 def check_observations_written(make, kwargs, seed: int = 11) -> None:
     """reset() writes every observation element of every agent (else the policy sees stale memory)."""
-    with closing(_make(make, kwargs)) as env:
+    with closing(make(**kwargs)) as env:
         untouched = None
         for sentinel in SENTINELS:
             env.observations.view(np.uint8)[...] = sentinel
             env.reset(seed=seed)
-            raw = env.observations.view(np.uint8).reshape(env.num_agents, -1)
+            raw = env.observations.view(np.uint8)
             same = (raw == sentinel).reshape(env.num_agents, -1, env.observations.itemsize).all(axis=2)
             untouched = same if untouched is None else untouched & same
         if untouched.any():
@@ -283,7 +279,7 @@ def check_observations_written(make, kwargs, seed: int = 11) -> None:
 
 def check_log_abi(make, kwargs, steps: int = 512, seed: int = 13) -> None:
     """Log fields end with n; sums are finite; n counts the episodes that ended; popping zeroes the Log."""
-    with closing(_make(make, kwargs)) as env:
+    with closing(make(**kwargs)) as env:
         _check_log_fields(env)
         played = _play(env, steps, seed)
         next(played)  # reset; what it logged does not count
@@ -313,7 +309,7 @@ def check_bad_kwargs(make, kwargs, env=None) -> None:
               for key, default in getattr(env_class(env), "config", {}).items()]
     for key, value in cases:
         try:
-            made = _make(make, kwargs, **{key: value})
+            made = make(**{**kwargs, key: value})
         except ConfigError as e:
             if key not in str(e):
                 raise ConformanceError(f"the ConfigError for {key}={value!r} does not name {key!r}: {e}") from e
@@ -332,7 +328,7 @@ def check_bad_actions(make, kwargs) -> None:
     from puffer_core import buffers as buf
     from puffer_core.errors import ActionError
 
-    with closing(_make(make, kwargs)) as env:
+    with closing(make(**kwargs)) as env:
         env.reset(seed=0)
         space, n = env.single_action_space, env.num_agents
         good = random_actions(space, n, np.random.default_rng(0))
@@ -364,7 +360,7 @@ def check_close(make, kwargs) -> None:
     """close() twice is fine; stepping a closed C env is a clear PufferError, not a crash."""
     from puffer_core.errors import PufferError
 
-    env = _make(make, kwargs)
+    env = make(**kwargs)
     env.reset(seed=0)
     env.close()
     env.close()
@@ -385,9 +381,9 @@ def check_final_observations(make, kwargs, steps: int = 128, seed: int = 19, lon
     truncated in its first episode must hold exactly the longer env's observation of that step. At least
     `min_ends` agent episodes must end (and, with `longer`, one be truncated) for the check to mean anything."""
     with ExitStack() as stack:
-        on = [stack.enter_context(closing(_make(make, kwargs, final_observations=True))) for _ in SENTINELS]
-        off = stack.enter_context(closing(_make(make, kwargs)))
-        long = stack.enter_context(closing(_make(make, {**kwargs, **longer}))) if longer else None
+        on = [stack.enter_context(closing(make(**{**kwargs, "final_observations": True}))) for _ in SENTINELS]
+        off = stack.enter_context(closing(make(**kwargs)))
+        long = stack.enter_context(closing(make(**{**kwargs, **longer}))) if longer else None
         envs = [*on, off] + ([long] if long else [])
         rng = np.random.default_rng(seed)
         for env in envs:
@@ -438,7 +434,7 @@ def check_final_observations(make, kwargs, steps: int = 128, seed: int = 19, lon
 def check_nan_action_means_zero(make, kwargs, steps: int = 32, seed: int = 23) -> None:
     """A NaN written straight into a continuous actions buffer acts as 0 (puffer.h): stepped with NaN and with
     0, two envs reset with the same seed stay identical."""
-    with closing(_make(make, kwargs)) as nan, closing(_make(make, kwargs)) as zero:
+    with closing(make(**kwargs)) as nan, closing(make(**kwargs)) as zero:
         for env in (nan, zero):
             env.reset(seed=seed)
         nan.actions[...] = np.nan
@@ -454,7 +450,7 @@ def check_nan_action_means_zero(make, kwargs, steps: int = 32, seed: int = 23) -
 
 def check_soak(make, kwargs, agent_steps: int, seed: int = 17) -> None:
     """Many random-action steps, checking outputs every 16 steps and the Log at the end."""
-    with closing(_make(make, kwargs)) as env:
+    with closing(make(**kwargs)) as env:
         steps = max(1, -(-agent_steps // env.num_agents))
     check_rollout(make, kwargs, steps=steps, every=16, seed=seed)
 
