@@ -181,7 +181,6 @@ class Target:
     header: Path
     struct: str
     sanitize: bool
-    name: str  # module name of the cache entry
     path: Path  # cache entry
     prebuilt: Path | None  # a verified prebuilt extension that matches the header, if any
     why_not_prebuilt: str  # when prebuilt is None: why (for `puffer-envs list`)
@@ -212,7 +211,6 @@ def locate(header: str | os.PathLike, struct: str, sanitize: bool | None = None)
                          "plugin's pyproject.toml?")
     sanitize = sanitize_enabled() if sanitize is None else sanitize
     key = cache_key(header, struct, sanitize)
-    name = module_name(header, key)
     prebuilt, why = None, ""
     if sanitize:
         why = "PUFFER_SANITIZE=1"
@@ -222,7 +220,8 @@ def locate(header: str | os.PathLike, struct: str, sanitize: bool | None = None)
         why = "PUFFER_PREBUILT=0"
     else:
         prebuilt, why = find_prebuilt(header, struct)
-    return Target(header, struct, sanitize, name, cache_root() / key / (name + ext_suffix()), prebuilt, why)
+    path = cache_root() / key / (module_name(header, key) + ext_suffix())
+    return Target(header, struct, sanitize, path, prebuilt, why)
 
 
 def _cached(t: Target) -> Path:
