@@ -64,9 +64,8 @@ def env_headers(src: Path) -> list[tuple[str, Path, str]]:
     found = []
     for header in sorted(src.rglob("*.h")):
         struct = cdef.env_struct(cdef.strip_comments(header.read_text(errors="replace")))
-        if struct:
-            package = ".".join(header.parent.relative_to(src).parts)
-            found.append((package, header, struct))
+        if struct:  # the package is the header's folder under src
+            found.append((".".join(header.parent.relative_to(src).parts), header, struct))
     return found
 
 
