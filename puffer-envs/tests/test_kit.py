@@ -165,10 +165,10 @@ made = []
 def test_make(make_puffer_env):
     made.append(make_puffer_env(bug("none"), num_envs=2))
     made[0].reset(seed=0)
-    assert not made[0]._finalizer.closed
+    assert made[0]._finalizer.alive
 
 def test_closed_after_the_test():
-    assert made[0]._finalizer.closed
+    assert not made[0]._finalizer.alive
 """, "-W", "error::pytest.PytestUnknownMarkWarning")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout

@@ -1,27 +1,20 @@
 """Find, verify and load an env header's cffi extension: prebuilt in the plugin's wheel, or compiled on
 first use into a cache on disk.
 
-A plugin's wheel carries its extension, compiled at wheel-build time by `puffer_envs.wheel` with the
-same flags, as `_puffer_<stem>_<prebuilt key>.abi3.so` beside the header. The prebuilt key hashes
-the plugin's headers, puffer.h, the struct name and the flags, so an edited header (editable
-installs), another SDK's puffer.h, `PUFFER_SANITIZE=1` or `PUFFER_CFLAGS` find no matching prebuilt
-extension and fall back to the cache (`PUFFER_PREBUILT=0` forces the cache).
+A wheel's extension (built by `puffer_envs.wheel` with the same flags) is `_puffer_<stem>_<prebuilt key>.abi3.so`
+beside the header. The key hashes the plugin's headers, puffer.h, the struct name and the flags, so an edited
+header, another SDK's puffer.h, `PUFFER_SANITIZE=1` or `PUFFER_CFLAGS` fall back to the cache
+(`PUFFER_PREBUILT=0` forces it).
 
-The cache: the first `CEnv` made from a header compiles it (API mode, out of line) into
-`$PUFFER_CACHE_DIR/<hash>/` (default `~/.cache/puffer/build/<hash>/`). The hash covers every
-header in the plugin's folder, puffer.h, the compiler flags and the cffi and Python versions, so an
-edited header rebuilds and an unchanged one loads in milliseconds. Compiling happens under a file
-lock; the entry (library + manifest) is built in a `build-<hash>-*` folder and renamed into place,
-so many worker processes starting at once build it once and nobody sees half an entry.
+The cache entry `$PUFFER_CACHE_DIR/<hash>/` (default `~/.cache/puffer/build/<hash>/`) hashes the same plus the
+compiler and the cffi and Python versions. It is compiled under a file lock in a `build-<hash>-*` folder and
+renamed into place, so workers starting at once build it once and nobody sees half an entry (the next build
+removes the folders of killed ones).
 
-Every library, prebuilt or cached, has a manifest (`<module>.json`: size and sha256 recorded when it
-was compiled) that is checked before `dlopen`: a truncated file would otherwise kill the process
-with SIGBUS. A damaged cache entry is rebuilt with a `BuildCacheWarning`; temporary folders left by
-killed builds are removed by the next build that finds them unlocked.
-
-`PUFFER_SANITIZE=1` builds with AddressSanitizer and UBSan into a separate cache entry; Python
-must then run with `LD_PRELOAD=$(gcc -print-file-name=libasan.so)`. `PUFFER_CFLAGS` adds compiler
-flags (e.g. `-march=native` on a machine that builds for itself); `CC` picks the compiler.
+Every library has a manifest (`<module>.json`: size and sha256 at build time), checked before `dlopen` because a
+truncated file would kill the process with SIGBUS; a damaged entry is rebuilt with a `BuildCacheWarning`.
+`PUFFER_SANITIZE=1` builds with AddressSanitizer and UBSan into a separate entry (Python then needs
+`LD_PRELOAD=$(gcc -print-file-name=libasan.so)`); `PUFFER_CFLAGS` adds flags; `CC` picks the compiler.
 """
 
 from __future__ import annotations
@@ -96,8 +89,7 @@ def get_include() -> str:
 
 
 def compiler() -> list[str]:
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    return shlex.split(cc)
+    return shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
 
 
 def flags(sanitize: bool) -> list[str]:
@@ -115,25 +107,25 @@ def prebuilt_enabled() -> bool:
     return os.environ.get("PUFFER_PREBUILT", "").strip().lower() not in ("0", "false", "no", "off")
 
 
+def _key(header: Path, *parts: str) -> str:
+    """A hash of the header's name, `parts` and every source file (_sources)."""
+    h = hashlib.sha256()
+    for part in (header.name, *parts):
+        h.update(part.encode() + b"\0")
+    for path in _sources(header):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:24]
+
+
 def prebuilt_key(header: Path, struct: str) -> str:
     """What a wheel's prebuilt extension must match: the sources and the SDK's default flags. The Python
     and cffi versions are left out on purpose: the extension uses the stable ABI (abi3)."""
-    h = hashlib.sha256()
-    for part in (header.name, struct, " ".join([*OPT_FLAGS, *COMMON_FLAGS])):
-        h.update(part.encode() + b"\0")
-    for path in _sources(header):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:24]
+    return _key(header, struct, " ".join([*OPT_FLAGS, *COMMON_FLAGS]))
 
 
 def cache_key(header: Path, struct: str, sanitize: bool) -> str:
-    h = hashlib.sha256()
-    for part in (header.name, struct, " ".join(compiler() + flags(sanitize)), cffi.__version__, sys.version,
-                 sysconfig.get_config_var("EXT_SUFFIX") or "", sysconfig.get_platform()):
-        h.update(part.encode() + b"\0")
-    for path in _sources(header):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:24]
+    return _key(header, struct, " ".join(compiler() + flags(sanitize)), cffi.__version__, sys.version,
+                sysconfig.get_config_var("EXT_SUFFIX") or "", sysconfig.get_platform())
 
 
 def module_name(header: Path, key: str) -> str:
@@ -189,7 +181,6 @@ class Target:
     header: Path
     struct: str
     sanitize: bool
-    name: str  # module name of the cache entry
     path: Path  # cache entry
     prebuilt: Path | None  # a verified prebuilt extension that matches the header, if any
     why_not_prebuilt: str  # when prebuilt is None: why (for `puffer-envs list`)
@@ -207,8 +198,7 @@ def find_prebuilt(header: Path, struct: str) -> tuple[Path | None, str]:
             warnings.warn(f"puffer: the prebuilt extension {path} is damaged ({problem}); using the compile "
                           "cache instead (reinstall the plugin to repair it)", BuildCacheWarning, stacklevel=3)
             return None, f"prebuilt extension damaged ({problem})"
-    stem = re.sub(r"\W", "_", header.stem)
-    if any(header.parent.glob(f"_puffer_{stem}_*.json")):
+    if any(header.parent.glob(module_name(header, "*") + ".json")):
         return None, "prebuilt extension does not match the header"
     return None, "no prebuilt extension"
 
@@ -221,7 +211,6 @@ def locate(header: str | os.PathLike, struct: str, sanitize: bool | None = None)
                          "plugin's pyproject.toml?")
     sanitize = sanitize_enabled() if sanitize is None else sanitize
     key = cache_key(header, struct, sanitize)
-    name = module_name(header, key)
     prebuilt, why = None, ""
     if sanitize:
         why = "PUFFER_SANITIZE=1"
@@ -231,7 +220,8 @@ def locate(header: str | os.PathLike, struct: str, sanitize: bool | None = None)
         why = "PUFFER_PREBUILT=0"
     else:
         prebuilt, why = find_prebuilt(header, struct)
-    return Target(header, struct, sanitize, name, cache_root() / key / (name + ext_suffix()), prebuilt, why)
+    path = cache_root() / key / (module_name(header, key) + ext_suffix())
+    return Target(header, struct, sanitize, path, prebuilt, why)
 
 
 def _cached(t: Target) -> Path:

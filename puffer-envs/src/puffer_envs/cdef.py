@@ -11,6 +11,7 @@ silently wrong layout.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -75,19 +76,17 @@ def strip_comments(text: str) -> str:
 
 def _is_int_expr(value: str, known: set[str]) -> bool:
     """True for a constant integer expression over literals and already-known integer constants."""
-    pos, seen = 0, False
+    pos = 0
     value = value.strip()
     while pos < len(value):
         m = _INT_EXPR_TOKEN.match(value, pos)
         if not m:
             return False
         token = m.group(1)
-        if token[0].isalpha() or token[0] == "_":
-            if token not in known:
-                return False
-        seen = True
+        if (token[0].isalpha() or token[0] == "_") and token not in known:
+            return False
         pos = m.end()
-    return seen
+    return bool(value)
 
 
 def _defines(text: str) -> list[str]:
@@ -100,18 +99,6 @@ def _defines(text: str) -> list[str]:
             known.add(name)
             out.append(f"#define {name} ...")
     return out
-
-
-def _matching_brace(text: str, open_pos: int) -> int:
-    depth = 0
-    for i in range(open_pos, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    raise HeaderError("unbalanced braces in the header")
 
 
 def _sized_arrays(decl: str) -> str:
@@ -130,15 +117,8 @@ def _enum_body(body: str) -> str:
 
 
 def _top_level_blocks(text: str):
-    """(start, end) of each top-level typedef/struct/union/enum block, and of plain typedefs."""
-    depth_at = []
-    depth = 0
-    for ch in text:
-        depth_at.append(depth)
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
+    """(kind, declaration) of each top-level typedef/struct/union/enum block, and of plain typedefs."""
+    depth_at = [0, *itertools.accumulate((ch == "{") - (ch == "}") for ch in text)]  # brace depth before each char
     pos = 0
     while True:
         m = _BLOCK_START.search(text, pos)
@@ -153,7 +133,10 @@ def _top_level_blocks(text: str):
         if not m:
             return
         open_pos = m.end() - 1
-        close = _matching_brace(text, open_pos)
+        inside = depth_at[open_pos] + 1
+        close = next((i for i in range(open_pos, len(text)) if text[i] == "}" and depth_at[i] == inside), None)
+        if close is None:
+            raise HeaderError("unbalanced braces in the header")
         end = text.index(";", close)
         if depth_at[m.start()] == 0:
             head, body, tail = text[m.start():open_pos], text[open_pos + 1:close], text[close + 1:end]

@@ -9,17 +9,11 @@
         def make_spaces(cls, config):
             return spaces.Box(-1, 1, (8,), np.float32), spaces.Discrete(3)
 
-`Pong(num_envs=4096, frameskip=4)` compiles pong.h on first use (see build.py), allocates 4096
-structs, points each struct's buffer members at its rows of the shared buffers, writes the config
-values into every struct, checks every C type against the spaces, and calls c_init on each.
-reset/step/log/close call the SDK's vector loops (include/puffer_vec.h, compiled with the header); cffi
-releases the GIL around them. Final observations need nothing from the env (puffer.h): the step loop
-copies the observation rows of each env whose episode ended before it resets it.
-
-Data every env of a process shares (a map, lookup tables) comes from the optional hook
-`int c_shared_init(T* shared)` in the header: the SDK allocates one zeroed T per process and library,
-has `init_shared` fill it (by default: c_shared_init, which returns 0 or an error code), keeps it
-alive, and points the struct's one `T*` member at it in every struct before c_init.
+`Pong(num_envs=4096, frameskip=4)` loads or compiles pong.h (build.py), checks every C type against the
+spaces, points each of 4096 structs at its rows of the shared buffers, writes the config values into every
+struct and calls c_init on each. reset/step/log/close call the SDK's vector loops (include/puffer_vec.h,
+compiled with the header, which also keep final observations) with the GIL released. Data every env of a
+process shares comes from the header's optional `c_shared_init` (puffer.h), called through `init_shared`.
 """
 
 from __future__ import annotations
@@ -28,6 +22,7 @@ import math
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,6 +44,8 @@ BUFFER_MEMBERS = (("observations", True), ("actions", True), ("rewards", True), 
 C_SPELLING = {"uint8": "unsigned char", "int8": "char", "int16": "short", "int32": "int", "float32": "float",
               "float64": "double", "uint16": "unsigned short", "uint32": "unsigned int", "int64": "int64_t",
               "uint64": "uint64_t"}
+# C types whose numpy dtype a cast of -1 cannot tell (plain char is signed on the platforms we build for).
+FIXED_DTYPES = {"float": "f4", "double": "f8", "_Bool": "?", "bool": "?", "char": "i1"}
 
 
 def scalar_dtype(ffi, ctype) -> np.dtype | None:
@@ -57,13 +54,8 @@ def scalar_dtype(ffi, ctype) -> np.dtype | None:
         return np.dtype(f"i{ffi.sizeof(ctype)}")
     if ctype.kind != "primitive":
         return None
-    name = ctype.cname
-    if name in ("float", "double"):
-        return np.dtype(np.float32 if name == "float" else np.float64)
-    if name in ("_Bool", "bool"):
-        return np.dtype(np.bool_)
-    if name == "char":  # plain char is signed on the platforms we build for
-        return np.dtype(np.int8)
+    if ctype.cname in FIXED_DTYPES:
+        return np.dtype(FIXED_DTYPES[ctype.cname])
     try:
         signed = int(ffi.cast(ctype, -1)) < 0
     except TypeError:  # wchar_t and friends
@@ -73,6 +65,11 @@ def scalar_dtype(ffi, ctype) -> np.dtype | None:
 
 def c_name(dtype: np.dtype) -> str:
     return C_SPELLING.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+def _fill(raw: np.ndarray, offset: int, dtype: np.dtype, values) -> None:
+    """Write `values` (one per struct, or one for all) as `dtype` at byte `offset` of every struct row of `raw`."""
+    raw[:, offset:offset + dtype.itemsize].view(dtype)[:, 0] = values
 
 
 class CEnv(PufferEnv):
@@ -120,9 +117,7 @@ class CEnv(PufferEnv):
         load=False only compiled (its path)."""
         if not cls.header or not cls.struct:
             raise HeaderError(f"{cls.__name__} must set the class attributes `header` (the .h file) and `struct`")
-        if not load:
-            return build.ensure_built(cls.header_path(), cls.struct, sanitize)
-        return build.load(cls.header_path(), cls.struct, sanitize)
+        return (build.load if load else build.ensure_built)(cls.header_path(), cls.struct, sanitize)
 
     # -- construction -------------------------------------------------------------------------
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, buffers=None,
@@ -135,9 +130,7 @@ class CEnv(PufferEnv):
         self.ffi, self.lib = ffi, lib = library.ffi, library.lib
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
-        self._renderer = None
-        self.envs = None
-        self._finalizer = None
+        self._renderer = self.envs = self._finalizer = None
 
         fields = dict(ffi.typeof(self.struct).fields)
         self.config = self._check_config(kwargs, fields)
@@ -158,23 +151,20 @@ class CEnv(PufferEnv):
         # The structs are zeroed; write the buffer pointers and config values into all of them at once
         # through a byte view (setting thousands of structs one field at a time from Python is slow).
         self.envs = ffi.new(f"{self.struct}[]", self.num_envs)
-        size, pointer = ffi.sizeof(self.struct), ffi.sizeof("void *")
-        raw = np.frombuffer(ffi.buffer(self.envs), np.uint8).reshape(self.num_envs, size)
+        raw = np.frombuffer(ffi.buffer(self.envs), np.uint8).reshape(self.num_envs, ffi.sizeof(self.struct))
         for name, _ in BUFFER_MEMBERS:
             array = getattr(self, name)
             if name in fields and array is not None:  # final_observations off: the pointer stays NULL
                 stride = array.nbytes // self.num_envs  # bytes of one env's rows
                 addresses = array.ctypes.data + stride * np.arange(self.num_envs, dtype=np.uintp)
-                offset = fields[name].offset
-                raw[:, offset:offset + pointer].view(np.uintp)[:, 0] = addresses
+                _fill(raw, fields[name].offset, np.dtype(np.uintp), addresses)
         for key, value in self.config.items():
-            field = fields[key]
-            dtype = scalar_dtype(ffi, field.type)
-            raw[:, field.offset:field.offset + dtype.itemsize] = np.array([value], dtype).view(np.uint8)
+            _fill(raw, fields[key].offset, scalar_dtype(ffi, fields[key].type), value)
         self.shared = self._point_at_shared(fields, raw)
         self._reset_done = False
         lib.puffer_vec_init(self.envs, self.num_envs)
-        self._finalizer = _Finalizer(lib, self.envs, self.num_envs)
+        # c_close on every env exactly once: at close() or garbage collection, whichever is first.
+        self._finalizer = weakref.finalize(self, lib.puffer_vec_close, self.envs, self.num_envs)
 
     def _point_at_shared(self, fields: dict, raw: np.ndarray):
         """The process's shared data for this library (None without a c_shared_init), made on first use,
@@ -191,8 +181,7 @@ class CEnv(PufferEnv):
                 shared = self.ffi.new(pointer)
                 _SHARED[self.lib] = (shared, type(self).init_shared(shared, self.ffi, self.lib))
             shared = _SHARED[self.lib][0]
-        offset = fields[members[0]].offset
-        raw[:, offset:offset + self.ffi.sizeof("void *")].view(np.uintp)[:, 0] = int(self.ffi.cast("uintptr_t", shared))
+        _fill(raw, fields[members[0]].offset, np.dtype(np.uintp), int(self.ffi.cast("uintptr_t", shared)))
         return shared
 
     def _check_config(self, kwargs: dict, fields: dict) -> dict:
@@ -211,7 +200,7 @@ class CEnv(PufferEnv):
         for key, value in kwargs.items():
             if key not in cls.config:
                 raise ConfigError(f"{cls.__name__} has no config kwarg {key!r}.{did_you_mean(key, list(cls.config))} "
-                                  f"Valid kwargs: {self._valid_kwargs(fields)}")
+                                  f"Valid kwargs: {self._valid_kwargs()}")
             self._check_value(key, value, fields[key].type, "kwarg")
         return {**cls.config, **kwargs}
 
@@ -236,13 +225,13 @@ class CEnv(PufferEnv):
             elif math.isfinite(value) and abs(float(value)) > float(np.finfo(dtype).max):
                 problem = f"is out of range for the C type (|x| <= {np.finfo(dtype).max:g})"
         if problem:
-            fields = dict(self.ffi.typeof(self.struct).fields)
             where = f"{type(self).__name__}.config default" if what == "default" else "config kwarg"
             raise ConfigError(f"{where} {key}={value!r} ({type(value).__name__}) {problem}: the field is "
                               f"`{ctype.cname} {key}` in {type(self).__name__}'s header. "
-                              f"Valid kwargs: {self._valid_kwargs(fields)}")
+                              f"Valid kwargs: {self._valid_kwargs()}")
 
-    def _valid_kwargs(self, fields: dict) -> str:
+    def _valid_kwargs(self) -> str:
+        fields = dict(self.ffi.typeof(self.struct).fields)
         parts = [f"{k}={v!r}" for k, v in RESERVED_KWARGS.items()]
         parts += [f"{k}={v!r} ({fields[k].type.cname})" for k, v in type(self).config.items() if k in fields]
         return ", ".join(parts)
@@ -294,8 +283,8 @@ class CEnv(PufferEnv):
                 continue
             # An anonymous union may offer the same pointer under several types (e.g. `int* actions` for
             # Discrete and `float* continuous_actions` for Box): any member aliasing it may match.
-            aliases = [f for n, f in fields.items() if f.offset == fields[name].offset and f.type.kind == "pointer"]
-            got = [(f.type, scalar_dtype(ffi, f.type.item)) for f in aliases]
+            got = [(f.type, scalar_dtype(ffi, f.type.item)) for f in fields.values()
+                   if f.offset == fields[name].offset and f.type.kind == "pointer"]
             if fields[name].type.kind != "pointer":
                 raise HeaderError(f"struct member `{name}` is a `{fields[name].type.cname}`, not a pointer; declare "
                                   f"`{c_name(want)}* {name};`")
@@ -313,9 +302,8 @@ class CEnv(PufferEnv):
         self._live()
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little")
-        self.rewards[:] = 0
-        self.terminals[:] = 0
-        self.truncations[:] = 0
+        for written in (self.rewards, self.terminals, self.truncations):
+            written[:] = 0
         self.lib.puffer_vec_reset(self.envs, self.num_envs, int(seed) & 0xFFFFFFFFFFFFFFFF, 0)
         self._reset_done = True
 
@@ -385,28 +373,11 @@ class CEnv(PufferEnv):
             self._finalizer()
 
     def _live(self) -> None:
-        if self._finalizer is None or self._finalizer.closed:
+        if self._finalizer is None or not self._finalizer.alive:
             raise StateError(f"{type(self).__name__} is closed: make a new one")
-
-    def __del__(self):
-        finalizer = getattr(self, "_finalizer", None)
-        if finalizer is not None:
-            finalizer()
 
 
 # lib -> (its shared data, what init_shared returned): one per process and compiled library (the plain
 # and the sanitizer builds of a header are two).
 _SHARED: dict = {}
 _SHARED_LOCK = threading.Lock()
-
-
-class _Finalizer:
-    """Calls c_close on every env exactly once (close() or garbage collection, whichever is first)."""
-
-    def __init__(self, lib, envs, n):
-        self.lib, self.envs, self.n, self.closed = lib, envs, n, False
-
-    def __call__(self):
-        if not self.closed:
-            self.closed = True
-            self.lib.puffer_vec_close(self.envs, self.n)

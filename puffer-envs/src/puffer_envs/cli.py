@@ -23,8 +23,7 @@ def cmd_list(args) -> int:
     if rows:
         head = ("name", "version", "distribution", "extension")
         widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-        print("  ".join(f"{h:<{w}}" for h, w in zip(head, widths)) + "  description")
-        for row in rows:
+        for row in [(*head, "description"), *rows]:
             print("  ".join(f"{c:<{w}}" for c, w in zip(row, widths)) + f"  {row[-1]}")
     else:
         print("no env plugins installed (pip install puffer-envs-cartpole, or puffer-envs new <name>)")

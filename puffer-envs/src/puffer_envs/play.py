@@ -84,8 +84,7 @@ class Controls:
                     render.key_code(key)  # unknown key names fail here, before the window opens
                 if not self.space.contains(np.int64(action)):
                     raise ConfigError(f"keymap of {name!r} maps {keys!r} to action {action!r}, outside {self.space}")
-                resolved = frozenset(str(k).upper().removeprefix("KEY_") for k in names)
-                self.entries.append((resolved, action))
+                self.entries.append((frozenset(str(k).upper().removeprefix("KEY_") for k in names), action))
             self.described = "keys: " + ", ".join(f"{'+'.join(sorted(k))}={a}" for k, a in self.entries)
             # Most specific first: ("UP", "SPACE") beats "UP" when both are held.
             self.entries.sort(key=lambda entry: -len(entry[0]))
@@ -153,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     import puffer_core
 
     args, kwargs = parse(list(sys.argv[1:] if argv is None else argv))
-    spec = puffer_core.registry.get_spec(args.name)
-    cls = spec.factory()
+    cls = puffer_core.get_spec(args.name).factory()
     if isinstance(cls, type) and not any(hasattr(cls, a) for a in ("keymap", "keys_to_action", "action_meanings")):
         raise no_controls(args.name)  # before anything is built
     has_renderer = getattr(cls, "renderer", None) is not None
@@ -186,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             show = lambda: view.show(env.render())
         print(f"playing {args.name} at {fps} steps/s; {controls.help()}; Escape quits", flush=True)
 
-        actions = np.zeros_like(env.actions)
-        actions[:] = controls.default
+        actions = np.full_like(env.actions, controls.default)
         steps = episodes = 0
         episode_return, last = 0.0, {}
         previous, turn_based = set(), False

@@ -184,13 +184,12 @@ class ImageView(Renderer):
     to black..white."""
 
     def __init__(self, shape: tuple[int, ...], scale: int | None = None, high: int = 255, **kwargs):
-        h, w = self._hw(tuple(shape))
+        h, w = self._planes(np.zeros(tuple(shape), np.uint8)).shape[:2]
         # Small-valued images (ids, 0/1 planes) are stretched so that `high` shows as white.
         self.lut = np.minimum(np.arange(256) * (255.0 / max(1, min(int(high), 255))), 255).astype(np.uint8)
-        if scale is None:  # scale small images up to about 500 pixels on their longer side
-            scale = max(1, 500 // max(h, w, 1))
-        self.scale = scale
-        super().__init__(width=w * scale, height=h * scale, **kwargs)
+        # By default small images are scaled up to about 500 pixels on their longer side.
+        self.scale = max(1, 500 // max(h, w, 1)) if scale is None else scale
+        super().__init__(width=w * self.scale, height=h * self.scale, **kwargs)
         rl = self.rl
         self.rgba = np.zeros((h, w, 4), np.uint8)
         self.rgba[..., 3] = 255
@@ -200,29 +199,24 @@ class ImageView(Renderer):
         self.image: np.ndarray | None = None
 
     @staticmethod
-    def _hw(shape: tuple[int, ...]) -> tuple[int, int]:
-        if len(shape) == 2:
-            return shape
-        if len(shape) == 3 and shape[2] in (1, 3, 4):
-            return shape[0], shape[1]
-        if len(shape) == 3 and shape[0] <= 4:
-            return (shape[1], shape[2]) if shape[0] == 3 else (shape[1], shape[2] * shape[0])
-        raise ConfigError(f"cannot show an array of shape {shape} as an image: expected (H, W), (H, W, C) or "
-                          "(C, H, W) with C <= 4")
+    def _planes(image: np.ndarray) -> np.ndarray:
+        """The image as (H, W) or (H, W, 3 or 4) (what is shown, so its shape is the view's)."""
+        shape = image.shape
+        if image.ndim == 3 and shape[2] not in (1, 3, 4) and shape[0] <= 4:  # channels first
+            image = image.transpose(1, 2, 0) if shape[0] == 3 else np.concatenate(list(image), axis=1)
+        elif image.ndim == 3 and shape[2] == 1:
+            image = image[..., 0]
+        elif image.ndim != 2 and not (image.ndim == 3 and shape[2] in (3, 4)):
+            raise ConfigError(f"cannot show an array of shape {shape} as an image: expected (H, W), (H, W, C) or "
+                              "(C, H, W) with C <= 4")
+        return image
 
     def to_rgba(self, image: np.ndarray) -> np.ndarray:
         image = np.asarray(image)
         if image.dtype != np.uint8:
             raise ConfigError(f"ImageView shows uint8 images, got dtype {image.dtype}")
-        if image.ndim == 3 and image.shape[2] not in (1, 3, 4):  # channels first
-            image = image.transpose(1, 2, 0) if image.shape[0] == 3 else np.concatenate(list(image), axis=1)
-        if image.ndim == 3 and image.shape[2] == 1:
-            image = image[..., 0]
-        image = self.lut[image]
-        if image.ndim == 2:
-            self.rgba[..., :3] = image[..., None]
-        else:
-            self.rgba[..., :3] = image[..., :3]
+        image = self.lut[self._planes(image)]
+        self.rgba[..., :3] = image[..., None] if image.ndim == 2 else image[..., :3]
         return self.rgba
 
     def show(self, image: np.ndarray):
@@ -246,8 +240,7 @@ class VectorView(Renderer):
     """Shows a flat observation as one labelled bar per value, scaled by the space's bounds."""
 
     def __init__(self, space, **kwargs):
-        size = int(np.prod(space.shape)) if space.shape else 1
-        self.size = min(size, 64)  # beyond that a bar chart says nothing
+        self.size = min(int(np.prod(space.shape)), 64)  # beyond that a bar chart says nothing
         low = np.broadcast_to(getattr(space, "low", -1.0), space.shape).reshape(-1)[: self.size].astype(np.float64)
         high = np.broadcast_to(getattr(space, "high", 1.0), space.shape).reshape(-1)[: self.size].astype(np.float64)
         finite = np.isfinite(low) & np.isfinite(high) & (high > low)
@@ -266,9 +259,8 @@ class VectorView(Renderer):
         left, span = 120, self.width - 140
         for i, v in enumerate(self.values.astype(np.float64)):
             y = 10 + 24 * i
-            frac = float(np.clip((v - self.low[i]) / (self.high[i] - self.low[i]), 0.0, 1.0))
-            zero = float(np.clip((0.0 - self.low[i]) / (self.high[i] - self.low[i]), 0.0, 1.0))
-            a, b = sorted((zero, frac))
+            # The bar spans from 0 to the value, both as fractions of the bounds.
+            a, b = sorted(float(np.clip((x - self.low[i]) / (self.high[i] - self.low[i]), 0.0, 1.0)) for x in (0.0, v))
             self.rect(left, y, span, 18, (40, 60, 60, 255))
             self.rect(left + a * span, y, max((b - a) * span, 2.0), 18, (0, 187, 187, 255))
             self.text(f"{i}: {v:+.3f}", 8, y, 16)

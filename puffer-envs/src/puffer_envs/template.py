@@ -78,16 +78,12 @@ def check_description(description: str) -> str:
     return line
 
 
-# -- one escaper per file format: each returns text that means exactly `text` in that format -------
+# -- one escaper per file format: each returns text that means exactly `text` in that format (for Python,
+# repr: a string literal that is also a valid docstring) -------------------------------------------
 
 def toml_string(text: str) -> str:
     """A TOML basic string literal (JSON's escapes are TOML's; TOML also forbids a raw DEL)."""
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def python_string(text: str) -> str:
-    """A Python string literal (also a valid docstring)."""
-    return repr(text)
 
 
 def c_comment(text: str) -> str:
@@ -104,7 +100,7 @@ def markdown_text(text: str) -> str:
 def context(name: str, description: str | None) -> dict:
     text = DEFAULT_DESCRIPTION if description is None else check_description(description)
     return {"name": name, "class_name": class_name(name), "_description_toml": toml_string(text),
-            "_description_py": python_string(text), "_description_c": c_comment(text),
+            "_description_py": repr(text), "_description_c": c_comment(text),
             "_description_md": markdown_text(text)}
 
 

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from contextlib import ExitStack, closing
 
 import numpy as np
 import pytest
 
 GUARD_ROWS = 3
 SENTINELS = (0xA5, 0x5A)
+STEP_BUFFERS = ("observations", "rewards", "terminals", "truncations", "masks")  # what a step writes
+BUFFERS = ("observations", "actions", *STEP_BUFFERS[1:])
 
 
 class ConformanceError(AssertionError):
@@ -31,41 +34,41 @@ class ConformanceError(AssertionError):
 
 
 # -- helpers -------------------------------------------------------------------------------------------
+def _spec(env):
+    """A registered name's EnvSpec; anything else as it is."""
+    from puffer_core.registry import get_spec
+
+    return get_spec(env) if isinstance(env, str) else env
+
+
 def factory(env) -> Callable:
     """A callable making the env from a registered name, an EnvSpec or a factory."""
-    from puffer_core.registry import EnvSpec, get_spec
+    from puffer_core.registry import EnvSpec
 
-    if isinstance(env, str):
-        env = get_spec(env)
-    if isinstance(env, EnvSpec):
-        spec = env
+    spec = _spec(env)
+    if isinstance(spec, EnvSpec):
         return lambda **kw: spec.factory()(**{**spec.default_kwargs, **kw})
-    if callable(env):
-        return env
-    raise TypeError(f"env must be a registered name, an EnvSpec or a factory, got {env!r}")
+    if callable(spec):
+        return spec
+    raise TypeError(f"env must be a registered name, an EnvSpec or a factory, got {spec!r}")
 
 
 def env_class(env):
     """The class behind a name/spec/factory, if it is one (for its `config` defaults)."""
-    from puffer_core.registry import EnvSpec, get_spec
+    from puffer_core.registry import EnvSpec
 
-    if isinstance(env, str):
-        env = get_spec(env)
-    if isinstance(env, EnvSpec):
-        env = env.factory()
+    env = _spec(env)
+    env = env.factory() if isinstance(env, EnvSpec) else env
     return env if inspect.isclass(env) else None
 
 
 def random_actions(space, num_agents: int, rng: np.random.Generator) -> np.ndarray:
     """Valid random actions for every agent, in the actions buffer's dtype."""
-    from gymnasium import spaces
+    from puffer_core import buffers as buf
 
-    if isinstance(space, spaces.Discrete):
-        return rng.integers(space.start, space.start + space.n, num_agents).astype(np.int32)
-    if isinstance(space, spaces.MultiDiscrete):
-        return (space.start + rng.integers(0, space.nvec, (num_agents, *space.shape))).astype(np.int32)
-    if isinstance(space, spaces.MultiBinary):
-        return rng.integers(0, 2, (num_agents, *space.shape)).astype(np.int32)
+    bounds = buf.action_bounds(space)  # None for Box
+    if bounds is not None:
+        return rng.integers(bounds[0], bounds[1] + 1, (num_agents, *buf.action_shape(space))).astype(np.int32)
     low = np.where(np.isfinite(space.low), space.low, -1.0)
     high = np.where(np.isfinite(space.high), space.high, 1.0)
     return rng.uniform(low, high, (num_agents, *space.shape)).astype(np.float32)
@@ -83,23 +86,37 @@ def garbage_actions(space, num_agents: int, step: int) -> np.ndarray:
     return np.resize(np.roll(values, step), shape)
 
 
-def _make(make, kwargs, **extra):
-    return make(**{**kwargs, **extra})
+def _play(env, steps: int, seed: int, action_seed: int | None = None, garbage: bool = False):
+    """Reset with `seed` and yield 0, then `steps` times: step random actions (drawn with `action_seed`,
+    default `seed`), or with `garbage` out-of-range ones, and yield the step's number."""
+    rng = np.random.default_rng(seed if action_seed is None else action_seed)
+    env.reset(seed=seed)
+    yield 0
+    for t in range(1, steps + 1):
+        space, n = env.single_action_space, env.num_agents
+        env.actions[...] = garbage_actions(space, n, t) if garbage else random_actions(space, n, rng)
+        env.step(env.actions)
+        yield t
 
 
 def _space_bounds(space):
     """Inclusive (low, high) of valid observation values, broadcast to the observation shape."""
     from gymnasium import spaces
+    from puffer_core import buffers as buf
 
-    if isinstance(space, spaces.Box):
-        return space.low, space.high
-    if isinstance(space, spaces.Discrete):
-        return np.asarray(space.start), np.asarray(space.start + space.n - 1)
-    if isinstance(space, spaces.MultiDiscrete):
-        return space.start, space.start + space.nvec - 1
-    if isinstance(space, spaces.MultiBinary):
-        return np.zeros(space.shape), np.ones(space.shape)
+    bounds = (space.low, space.high) if isinstance(space, spaces.Box) else buf.action_bounds(space)
+    if bounds is not None:
+        return bounds
     raise ConformanceError(f"observation space {space} is not a flat space")
+
+
+def _check_log_fields(env) -> None:
+    from puffer_core import logs
+
+    try:
+        logs.check_fields(env.log_fields)
+    except ValueError as e:
+        raise ConformanceError(f"log_fields: {e}") from e
 
 
 def check_step_outputs(env, where: str) -> None:
@@ -109,10 +126,8 @@ def check_step_outputs(env, where: str) -> None:
     bad = ~((obs >= low) & (obs <= high))  # NaN is out of bounds too
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        value = obs[idx]
-        lo = np.broadcast_to(low, obs.shape[1:])[idx[1:]]
-        hi = np.broadcast_to(high, obs.shape[1:])[idx[1:]]
-        raise ConformanceError(f"{where}: observation {list(idx[1:])} of agent {idx[0]} is {value}, outside the "
+        lo, hi = (np.broadcast_to(bound, obs.shape[1:])[idx[1:]] for bound in (low, high))
+        raise ConformanceError(f"{where}: observation {list(idx[1:])} of agent {idx[0]} is {obs[idx]}, outside the "
                                f"observation space's bounds [{lo}, {hi}] ({np.count_nonzero(bad)} values out of "
                                "bounds)")
     if not np.isfinite(env.rewards).all():
@@ -129,10 +144,8 @@ def check_step_outputs(env, where: str) -> None:
 def check_spaces(make, kwargs) -> None:
     """Spaces are flat, buffers follow the dtype rules, agent counts agree, Log fields end with n."""
     from puffer_core import buffers as buf
-    from puffer_core import logs
 
-    env = _make(make, kwargs)
-    try:
+    with closing(make(**kwargs)) as env:
         layout = buf.layout(env.single_observation_space, env.single_action_space, env.num_agents)
         for name, shape, dtype in layout:
             arr = getattr(env, name)
@@ -144,36 +157,21 @@ def check_spaces(make, kwargs) -> None:
         if num_envs is not None and per_env is not None and env.num_agents != num_envs * per_env:
             raise ConformanceError(f"num_agents is {env.num_agents}, expected num_envs * agents_per_env = "
                                    f"{num_envs} * {per_env}")
-        try:
-            logs.check_fields(env.log_fields)
-        except ValueError as e:
-            raise ConformanceError(f"log_fields: {e}") from e
-    finally:
-        env.close()
+        _check_log_fields(env)
 
 
-def _rollout(env, steps: int, seed: int, action_seed: int, record: bool):
-    rng = np.random.default_rng(action_seed)
-    env.reset(seed=seed)
-    frames = [tuple(getattr(env, b).copy() for b in ("observations",))] if record else None
-    for _ in range(steps):
-        env.actions[...] = random_actions(env.single_action_space, env.num_agents, rng)
-        env.step(env.actions)
-        if record:
-            frames.append(tuple(getattr(env, b).copy() for b in
-                                ("observations", "rewards", "terminals", "truncations", "masks")))
-    return frames
+def _rollout(env, steps: int, seed: int) -> list[tuple[np.ndarray, ...]]:
+    """Copies of the observations after reset, then of STEP_BUFFERS after each random-action step."""
+    return [tuple(getattr(env, name).copy() for name in (STEP_BUFFERS if t else STEP_BUFFERS[:1]))
+            for t in _play(env, steps, seed, action_seed=0)]
 
 
 def check_determinism(make, kwargs, steps: int = 128, seed: int = 7) -> None:
     """Same seed and actions, two envs: identical buffers at every step and identical logs."""
-    names = ("observations", "rewards", "terminals", "truncations", "masks")
-    a, b = _make(make, kwargs), _make(make, kwargs)
-    try:
-        first = _rollout(a, steps, seed, 0, record=True)
-        second = _rollout(b, steps, seed, 0, record=True)
+    with closing(make(**kwargs)) as a, closing(make(**kwargs)) as b:
+        first, second = _rollout(a, steps, seed), _rollout(b, steps, seed)
         for t, (x, y) in enumerate(zip(first, second)):
-            for name, u, v in zip(names, x, y):
+            for name, u, v in zip(STEP_BUFFERS, x, y):
                 if u.tobytes() != v.tobytes():
                     agent = int(np.argwhere((u != v).reshape(len(u), -1).any(axis=1))[0][0])
                     when = "after reset" if t == 0 else f"at step {t}"
@@ -183,45 +181,29 @@ def check_determinism(make, kwargs, steps: int = 128, seed: int = 7) -> None:
         log_a, log_b = a.pop_log_sums(), b.pop_log_sums()
         if log_a.tobytes() != log_b.tobytes():
             raise ConformanceError(f"not deterministic: same seed and actions, different Log sums {log_a} vs {log_b}")
-        again = _rollout(a, 0, seed, 0, record=True)[0][0]
+        again = _rollout(a, 0, seed)[0][0]
         if again.tobytes() != first[0][0].tobytes():
             raise ConformanceError(f"reset(seed={seed}) a second time gives different observations than the first")
-    finally:
-        a.close()
-        b.close()
 
 
 def check_seeds_differ(make, kwargs, steps: int = 64) -> None:
     """Different seeds give different trajectories (the seed reaches the env's RNG)."""
-    a, b = _make(make, kwargs), _make(make, kwargs)
-    try:
-        x = _rollout(a, steps, 1, 0, record=True)
-        y = _rollout(b, steps, 2, 0, record=True)
+    with closing(make(**kwargs)) as a, closing(make(**kwargs)) as b:
+        x, y = _rollout(a, steps, 1), _rollout(b, steps, 2)
         if all(u.tobytes() == v.tobytes() for fx, fy in zip(x, y) for u, v in zip(fx, fy)):
             raise ConformanceError(f"seeds 1 and 2 give identical trajectories over {steps} steps: the env ignores "
                                    "its seed (use env->rng, which puffer_vec_reset seeds)")
-    finally:
-        a.close()
-        b.close()
 
 
 def check_rollout(make, kwargs, steps: int = 256, every: int = 1, seed: int = 3) -> None:
     """Random actions: observations inside their space, rewards finite, flags 0/1, Log sums finite."""
-    env = _make(make, kwargs)
-    try:
-        rng = np.random.default_rng(seed)
-        env.reset(seed=seed)
-        check_step_outputs(env, "after reset")
-        for t in range(1, steps + 1):
-            env.actions[...] = random_actions(env.single_action_space, env.num_agents, rng)
-            env.step(env.actions)
+    with closing(make(**kwargs)) as env:
+        for t in _play(env, steps, seed):
             if t % every == 0 or t == steps:
-                check_step_outputs(env, f"step {t}")
+                check_step_outputs(env, f"step {t}" if t else "after reset")
         sums = env.pop_log_sums()
         if not np.isfinite(sums).all():
             raise ConformanceError(f"Log sums are not finite: {dict(zip(env.log_fields, sums))}")
-    finally:
-        env.close()
 
 
 def _guarded(make, kwargs):
@@ -229,21 +211,20 @@ def _guarded(make, kwargs):
     as a sentinel; returns (env, big buffers, n)."""
     from puffer_core import buffers as buf
 
-    probe = _make(make, kwargs)
-    obs_space, act_space, n = probe.single_observation_space, probe.single_action_space, probe.num_agents
-    probe.close()
+    with closing(make(**kwargs)) as probe:
+        obs_space, act_space, n = probe.single_observation_space, probe.single_action_space, probe.num_agents
     big = buf.allocate(obs_space, act_space, n + 2 * GUARD_ROWS)
-    for name in ("observations", "actions", "rewards", "terminals", "truncations", "masks"):
+    for name in BUFFERS:
         getattr(big, name).view(np.uint8)[...] = SENTINELS[0]
     mine = big[GUARD_ROWS:GUARD_ROWS + n]
     mine.masks[...] = 1
-    mine.actions[...] = 0 if mine.actions.dtype.kind == "i" else 0.0
-    env = _make(make, kwargs, buffers=mine)
+    mine.actions[...] = 0
+    env = make(**{**kwargs, "buffers": mine})
     return env, big, n
 
 
 def _check_guards(big, n: int, when: str) -> None:
-    for name in ("observations", "actions", "rewards", "terminals", "truncations", "masks"):
+    for name in BUFFERS:
         arr = getattr(big, name)
         for side, rows in (("before", slice(0, GUARD_ROWS)), ("after", slice(GUARD_ROWS + n, None))):
             raw = arr[rows].view(np.uint8).reshape(-1)
@@ -261,42 +242,30 @@ def _check_guards(big, n: int, when: str) -> None:
 def check_no_writes_outside_rows(make, kwargs, steps: int = 64, seed: int = 5) -> None:
     """Built on a slice of bigger buffers, the env never touches the rows around its own."""
     env, big, n = _guarded(make, kwargs)
-    try:
+    with closing(env):
         _check_guards(big, n, "during construction")
-        rng = np.random.default_rng(seed)
-        env.reset(seed=seed)
-        _check_guards(big, n, "reset()")
-        for t in range(1, steps + 1):
-            env.actions[...] = random_actions(env.single_action_space, env.num_agents, rng)
-            env.step(env.actions)
-            _check_guards(big, n, f"step {t}")
-    finally:
-        env.close()
+        for t in _play(env, steps, seed):
+            _check_guards(big, n, f"step {t}" if t else "reset()")
 
 
 def check_garbage_actions(make, kwargs, steps: int = 64) -> None:
     """Out-of-range values written straight into the actions buffer (bypassing validation) must not make
     the env write outside its rows (run under ASan by `nox -s asan`, this also catches reads)."""
     env, big, n = _guarded(make, kwargs)
-    try:
-        env.reset(seed=0)
-        for t in range(1, steps + 1):
-            env.actions[...] = garbage_actions(env.single_action_space, env.num_agents, t)
-            env.step(env.actions)
-            _check_guards(big, n, f"step {t} with out-of-range actions")
-    finally:
-        env.close()
+    with closing(env):
+        for t in _play(env, steps, 0, garbage=True):
+            if t:
+                _check_guards(big, n, f"step {t} with out-of-range actions")
 
 
 def check_observations_written(make, kwargs, seed: int = 11) -> None:
     """reset() writes every observation element of every agent (else the policy sees stale memory)."""
-    env = _make(make, kwargs)
-    try:
+    with closing(make(**kwargs)) as env:
         untouched = None
         for sentinel in SENTINELS:
             env.observations.view(np.uint8)[...] = sentinel
             env.reset(seed=seed)
-            raw = env.observations.view(np.uint8).reshape(env.num_agents, -1)
+            raw = env.observations.view(np.uint8)
             same = (raw == sentinel).reshape(env.num_agents, -1, env.observations.itemsize).all(axis=2)
             untouched = same if untouched is None else untouched & same
         if untouched.any():
@@ -306,33 +275,16 @@ def check_observations_written(make, kwargs, seed: int = 11) -> None:
             raise ConformanceError(f"reset() never wrote observation elements [{shown}] of agent {agent} (of "
                                    f"{untouched.shape[1]} per agent): does the C code write fewer values than the "
                                    "observation space holds?")
-    finally:
-        env.close()
 
 
 def check_log_abi(make, kwargs, steps: int = 512, seed: int = 13) -> None:
     """Log fields end with n; sums are finite; n counts the episodes that ended; popping zeroes the Log."""
-    from puffer_core import logs
-
-    env = _make(make, kwargs)
-    try:
-        try:
-            logs.check_fields(env.log_fields)
-        except ValueError as e:
-            raise ConformanceError(f"log_fields: {e}") from e
-        ffi = getattr(env, "ffi", None)
-        if ffi is not None:
-            bad = [f"{name} ({f.type.cname})" for name, f in ffi.typeof("Log").fields if f.type.cname != "float"]
-            if bad:
-                raise ConformanceError(f"Log fields must be float: {', '.join(bad)}")
-        rng = np.random.default_rng(seed)
-        env.reset(seed=seed)
+    with closing(make(**kwargs)) as env:
+        _check_log_fields(env)
+        played = _play(env, steps, seed)
+        next(played)  # reset; what it logged does not count
         env.pop_log_sums()
-        ended = 0
-        for _ in range(steps):
-            env.actions[...] = random_actions(env.single_action_space, env.num_agents, rng)
-            env.step(env.actions)
-            ended += int(np.count_nonzero(env.terminals | env.truncations))
+        ended = sum(int(np.count_nonzero(env.terminals | env.truncations)) for _ in played)
         sums = env.pop_log_sums()
         if len(sums) != len(env.log_fields):
             raise ConformanceError(f"pop_log_sums() returned {len(sums)} values for {len(env.log_fields)} Log fields")
@@ -346,14 +298,6 @@ def check_log_abi(make, kwargs, steps: int = 512, seed: int = 13) -> None:
             raise ConformanceError(f"Log n is {n:g} but {ended} agent episodes ended")
         if env.pop_log_sums().any():
             raise ConformanceError("pop_log_sums() did not zero the Log: a second call returned non-zero sums")
-    finally:
-        env.close()
-
-
-def _wrong_value(default):
-    if isinstance(default, bool) or isinstance(default, (int, np.integer)):
-        return 0.5
-    return "not a number"
 
 
 def check_bad_kwargs(make, kwargs, env=None) -> None:
@@ -361,11 +305,11 @@ def check_bad_kwargs(make, kwargs, env=None) -> None:
     from puffer_core.errors import ConfigError
 
     cases = [("definitely_not_a_kwarg", 1)]
-    cls = env_class(env) if env is not None else None
-    cases += [(key, _wrong_value(default)) for key, default in getattr(cls, "config", {}).items()]
+    cases += [(key, 0.5 if isinstance(default, (int, np.integer)) else "not a number")  # bools are ints too
+              for key, default in getattr(env_class(env), "config", {}).items()]
     for key, value in cases:
         try:
-            made = _make(make, kwargs, **{key: value})
+            made = make(**{**kwargs, key: value})
         except ConfigError as e:
             if key not in str(e):
                 raise ConformanceError(f"the ConfigError for {key}={value!r} does not name {key!r}: {e}") from e
@@ -384,8 +328,7 @@ def check_bad_actions(make, kwargs) -> None:
     from puffer_core import buffers as buf
     from puffer_core.errors import ActionError
 
-    env = _make(make, kwargs)
-    try:
+    with closing(make(**kwargs)) as env:
         env.reset(seed=0)
         space, n = env.single_action_space, env.num_agents
         good = random_actions(space, n, np.random.default_rng(0))
@@ -411,15 +354,13 @@ def check_bad_actions(make, kwargs) -> None:
                 raise ConformanceError(f"actions with {what} were accepted: env.step must raise ActionError")
             if env.observations.tobytes() != before.tobytes():
                 raise ConformanceError(f"a rejected step (actions with {what}) still changed the observations")
-    finally:
-        env.close()
 
 
 def check_close(make, kwargs) -> None:
     """close() twice is fine; stepping a closed C env is a clear PufferError, not a crash."""
     from puffer_core.errors import PufferError
 
-    env = _make(make, kwargs)
+    env = make(**kwargs)
     env.reset(seed=0)
     env.close()
     env.close()
@@ -439,12 +380,11 @@ def check_final_observations(make, kwargs, steps: int = 128, seed: int = 19, lon
     `longer`: kwargs under which the same episodes are truncated later (e.g. {"max_steps": 10_000}); then a row
     truncated in its first episode must hold exactly the longer env's observation of that step. At least
     `min_ends` agent episodes must end (and, with `longer`, one be truncated) for the check to mean anything."""
-    names = ("observations", "rewards", "terminals", "truncations", "masks")
-    on = [_make(make, kwargs, final_observations=True) for _ in SENTINELS]
-    off = _make(make, kwargs)
-    long = _make(make, {**kwargs, **longer}) if longer else None
-    envs = [*on, off] + ([long] if long else [])
-    try:
+    with ExitStack() as stack:
+        on = [stack.enter_context(closing(make(**{**kwargs, "final_observations": True}))) for _ in SENTINELS]
+        off = stack.enter_context(closing(make(**kwargs)))
+        long = stack.enter_context(closing(make(**{**kwargs, **longer}))) if longer else None
+        envs = [*on, off] + ([long] if long else [])
         rng = np.random.default_rng(seed)
         for env in envs:
             env.reset(seed=seed)
@@ -458,7 +398,7 @@ def check_final_observations(make, kwargs, steps: int = 128, seed: int = 19, lon
                 env.actions[...] = actions
                 env.step(env.actions)
             for env in on:
-                for name in names:
+                for name in STEP_BUFFERS:
                     if getattr(env, name).tobytes() != getattr(off, name).tobytes():
                         raise ConformanceError(f"step {t}: {name} differ with final observations on and off")
             ended = (off.terminals | off.truncations).astype(bool)
@@ -489,17 +429,12 @@ def check_final_observations(make, kwargs, steps: int = 128, seed: int = 19, lon
         if ends < min_ends or (longer and min_ends and not truncations):
             raise ConformanceError(f"only {ends} episodes ({truncations} truncated) ended in {steps} steps: give the "
                                    "check more steps or shorter episodes")
-    finally:
-        for env in envs:
-            env.close()
 
 
 def check_nan_action_means_zero(make, kwargs, steps: int = 32, seed: int = 23) -> None:
     """A NaN written straight into a continuous actions buffer acts as 0 (puffer.h): stepped with NaN and with
     0, two envs reset with the same seed stay identical."""
-    names = ("observations", "rewards", "terminals", "truncations", "masks")
-    nan, zero = _make(make, kwargs), _make(make, kwargs)
-    try:
+    with closing(make(**kwargs)) as nan, closing(make(**kwargs)) as zero:
         for env in (nan, zero):
             env.reset(seed=seed)
         nan.actions[...] = np.nan
@@ -507,20 +442,16 @@ def check_nan_action_means_zero(make, kwargs, steps: int = 32, seed: int = 23) -
         for t in range(1, steps + 1):
             nan.step(nan.actions)
             zero.step(zero.actions)
-            for name in names:
+            for name in STEP_BUFFERS:
                 if getattr(nan, name).tobytes() != getattr(zero, name).tobytes():
                     raise ConformanceError(f"step {t}: {name} differ between NaN and 0 actions; a NaN in a continuous "
                                            "action must mean 0 (read actions with puffer_action, puffer.h)")
-    finally:
-        nan.close()
-        zero.close()
 
 
 def check_soak(make, kwargs, agent_steps: int, seed: int = 17) -> None:
     """Many random-action steps, checking outputs every 16 steps and the Log at the end."""
-    env = _make(make, kwargs)
-    steps = max(1, -(-agent_steps // env.num_agents))
-    env.close()
+    with closing(make(**kwargs)) as env:
+        steps = max(1, -(-agent_steps // env.num_agents))
     check_rollout(make, kwargs, steps=steps, every=16, seed=seed)
 
 
@@ -618,12 +549,5 @@ def puffer_display():
 @pytest.fixture
 def make_puffer_env():
     """`make_puffer_env("pong", num_envs=8)` (or a factory): the env, closed after the test."""
-    made = []
-
-    def make(env, **kwargs):
-        made.append(factory(env)(**kwargs))
-        return made[-1]
-
-    yield make
-    for env in made:
-        env.close()
+    with ExitStack() as made:
+        yield lambda env, **kwargs: made.enter_context(closing(factory(env)(**kwargs)))

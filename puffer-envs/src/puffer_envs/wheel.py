@@ -1,20 +1,15 @@
 """Wheel-build helper: a C plugin's wheel carries its compiled env extensions, so installing it needs no
-compiler. A plugin's whole build script (`setup.py`, beside a pyproject.toml that lists
-`puffer-envs` and `cffi` in `[build-system] requires`):
+compiler. A plugin's whole build script (`setup.py`; README: "Publishing a plugin"):
 
     from puffer_envs.wheel import setup
 
     setup()
 
-Every env header under `src/` (one that defines `c_step(<Struct>* env)`) is compiled by the same
-function and flags as the runtime cache (`build.compile_module`) into
-`_puffer_<stem>_<prebuilt key>.abi3.so` beside it, with its manifest (size, sha256). cffi builds
-against Python's stable ABI, so one wheel (tag `cp311-abi3-<platform>`) serves every Python from
-3.11 on; `auditwheel repair` then gives it its manylinux tag. At run time `build.load` uses the
-extension only if its key matches the installed header and SDK, else it falls back to the cache.
-
-Editable installs (`pip install -e`) build nothing: the header is compiled on first use and rebuilt
-whenever it changes, which is the loop an env author wants.
+Every env header under `src/` (one that defines `c_step(<Struct>* env)`) is compiled by the runtime cache's
+function and flags (`build.compile_module`) into `_puffer_<stem>_<prebuilt key>.abi3.so` beside it, with its
+manifest; `build.load` uses it only while its key matches the installed header and SDK. cffi builds against
+Python's stable ABI, so one wheel serves every Python from 3.11 on. Editable installs (`pip install -e`)
+build nothing: the header is compiled on first use and rebuilt whenever it changes.
 """
 
 from __future__ import annotations
@@ -69,9 +64,8 @@ def env_headers(src: Path) -> list[tuple[str, Path, str]]:
     found = []
     for header in sorted(src.rglob("*.h")):
         struct = cdef.env_struct(cdef.strip_comments(header.read_text(errors="replace")))
-        if struct:
-            package = ".".join(header.parent.relative_to(src).parts)
-            found.append((package, header, struct))
+        if struct:  # the package is the header's folder under src
+            found.append((".".join(header.parent.relative_to(src).parts), header, struct))
     return found
 
 
