@@ -13,6 +13,7 @@ and then nothing here talks to anyone.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -129,9 +130,19 @@ def join(config_world_size: int, device: torch.device) -> Group:
             dist.init_process_group(backend)
             # Left to interpreter teardown, gloo's threads can outlive their process group and abort the
             # process ("terminate called without an active exception") after training succeeded.
-            atexit.register(dist.destroy_process_group)
+            atexit.register(_leave_group, dist)
         _group = Group(dist.get_rank(), dist.get_world_size(), local_rank)
     return _group
+
+
+def _leave_group(dist) -> None:
+    """At exit: wait for the other ranks, then destroy the group, so that no rank tears down its store
+    or sockets while another still talks to them (a rank aborted that way after a successful run)."""
+    if not dist.is_initialized():
+        return
+    with contextlib.suppress(Exception):  # a rank that is already gone makes the barrier raise, not hang
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def launch(world_size: int, argv: list[str]) -> int:
